@@ -1,0 +1,3 @@
+module mosn.dev/proxy
+
+go 1.26
