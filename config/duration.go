@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -56,6 +57,11 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	if n < 0 {
 		return fmt.Errorf("negative duration %s", b)
+	}
+	// Converting an out-of-range float to an integer gives an arbitrary
+	// value in Go, so the bound is checked first.
+	if n*float64(time.Second) >= math.MaxInt64 {
+		return fmt.Errorf("duration %s seconds is too large", b)
 	}
 	*d = Duration(n * float64(time.Second))
 	return nil

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -49,6 +50,10 @@ type Size struct {
 	text  string
 }
 
+// IsZero reports whether the size is zero, however it was written ("0",
+// "0k", 0), so that an unset shm_size is not reported as a setting.
+func (s Size) IsZero() bool { return s.Bytes == 0 }
+
 // MarshalJSON writes the original form back.
 func (s Size) MarshalJSON() ([]byte, error) {
 	if s.text != "" {
@@ -79,9 +84,16 @@ func (s *Size) UnmarshalJSON(b []byte) error {
 	case strings.HasSuffix(t, "g"):
 		mult, t = 1<<30, t[:len(t)-1]
 	}
+	if t == "" && str == "" {
+		*s = Size{}
+		return nil
+	}
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n < 0 {
 		return fmt.Errorf("invalid size %q (want a number with an optional k, m or g suffix)", str)
+	}
+	if n > math.MaxInt64/mult {
+		return fmt.Errorf("size %q is too large", str)
 	}
 	*s = Size{Bytes: n * mult, text: str}
 	return nil

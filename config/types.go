@@ -12,7 +12,7 @@ import "encoding/json"
 // Config is the whole process configuration (MOSN's MOSNConfig).
 type Config struct {
 	Servers        []Server       `json:"servers,omitempty"`
-	ClusterManager ClusterManager `json:"cluster_manager,omitempty"`
+	ClusterManager ClusterManager `json:"cluster_manager,omitzero"`
 	Admin          *Admin         `json:"admin,omitempty"`
 	Pprof          *Pprof         `json:"pprof,omitempty"`
 	Metrics        *Metrics       `json:"metrics,omitempty"`
@@ -37,6 +37,10 @@ type Config struct {
 	ThirdPartCodec    json.RawMessage `json:"third_part_codec,omitempty" mosn:"unimplemented"`
 	Extends           json.RawMessage `json:"extends,omitempty" mosn:"unimplemented"`
 	WasmGlobalPlugins json.RawMessage `json:"wasm_global_plugins,omitempty" mosn:"unimplemented"`
+
+	// src is where Parse read the config from; Validate uses it for
+	// positions. It is not a setting: Equal ignores it.
+	src *source
 }
 
 // Server is one entry of "servers"; MOSN supports exactly one.
@@ -105,10 +109,10 @@ type Filter struct {
 
 // ClusterManager holds the upstream clusters.
 type ClusterManager struct {
-	Clusters          []Cluster       `json:"clusters,omitempty"`
-	ClustersConfigs   string          `json:"clusters_configs,omitempty" mosn:"unimplemented"`
-	TLSContext        *TLSConfig      `json:"tls_context,omitempty"`
-	ClusterPoolEnable bool            `json:"cluster_pool_enable,omitempty" mosn:"unimplemented"`
+	Clusters          []Cluster  `json:"clusters,omitempty"`
+	ClustersConfigs   string     `json:"clusters_configs,omitempty" mosn:"unimplemented"`
+	TLSContext        *TLSConfig `json:"tls_context,omitempty"`
+	ClusterPoolEnable bool       `json:"cluster_pool_enable,omitempty" mosn:"unimplemented"`
 }
 
 // Cluster is a named group of upstream hosts with a load balancer.
@@ -225,6 +229,8 @@ type OriginalDstLbConfig struct {
 type LbConfig struct {
 	ChoiceCount       uint32  `json:"choice_count,omitempty"`
 	ActiveRequestBias float64 `json:"active_request_bias,omitempty"`
+	ClientErrorBias   float64 `json:"client_error_bias,omitempty" mosn:"unimplemented"`
+	ServerErrorBias   float64 `json:"server_error_bias,omitempty" mosn:"unimplemented"`
 }
 
 // TLSConfig is MOSN's tls_context. TLS is not implemented yet: an empty
@@ -249,16 +255,17 @@ type TLSConfig struct {
 	Fallback          bool            `json:"fall_back,omitempty"`
 	ExtendVerify      json.RawMessage `json:"extend_verify,omitempty"`
 	SdsSource         json.RawMessage `json:"sds_source,omitempty"`
+	Callbacks         json.RawMessage `json:"callbacks,omitempty"`
 }
 
 // Admin is the admin API listener.
 type Admin struct {
-	Address AdminAddress `json:"address"`
+	Address AdminAddress `json:"address,omitzero"`
 }
 
 // AdminAddress is Envoy's address shape.
 type AdminAddress struct {
-	SocketAddress SocketAddress `json:"socket_address"`
+	SocketAddress SocketAddress `json:"socket_address,omitzero"`
 }
 
 // SocketAddress is an IP and port.

@@ -1,0 +1,42 @@
+// Package network is the NET/IO layer: accepted connections, the network
+// filter chain that serves them, and the byte pump used by L4 proxying.
+package network
+
+import (
+	"net"
+	"sync/atomic"
+	"time"
+)
+
+// Conn is an accepted downstream connection and what filters need to know
+// about it. The embedded net.Conn is the raw socket (a *net.TCPConn for TCP
+// listeners), so handlers can use it directly.
+type Conn struct {
+	net.Conn
+	// ID is unique within the process, for logs and the access log.
+	ID uint64
+	// Listener is the name of the listener that accepted the connection.
+	Listener string
+	// OriginalDst is the connection's original destination "ip:port"
+	// recovered by a redirect/tproxy listener, or "" when unknown.
+	OriginalDst string
+	// Start is when the connection was accepted.
+	Start time.Time
+	// IdleTimeout is the listener's connection_idle_timeout (0: none);
+	// handlers apply it unless their own config overrides it.
+	IdleTimeout time.Duration
+
+	draining atomic.Bool
+}
+
+// Draining reports whether the process asked this connection to finish:
+// request/response handlers close it at the next request boundary.
+func (c *Conn) Draining() bool { return c.draining.Load() }
+
+// SetDraining marks the connection as draining.
+func (c *Conn) SetDraining() { c.draining.Store(true) }
+
+var connIDs atomic.Uint64
+
+// NextConnID returns a process-unique connection id.
+func NextConnID() uint64 { return connIDs.Add(1) }

@@ -1,0 +1,10 @@
+// Package all links every built-in extension into the binary. It is the
+// one list of what a default build contains.
+package all
+
+import (
+	// Load balancers: LB_RANDOM, LB_ROUNDROBIN, LB_WEIGHTED_ROUNDROBIN, ...
+	_ "mosn.dev/proxy/upstream/lb"
+	// Network filters.
+	_ "mosn.dev/proxy/tcpproxy"
+)
