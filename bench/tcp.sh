@@ -65,7 +65,7 @@ stop_pid() {
 		sleep 0.1
 	done
 	if kill -0 "$pid" 2>/dev/null; then
-		echo "bench/tcp.sh: pid $pid ignored SIG$sig for 5 s; killing it" >&2
+		echo "bench/tcp.sh: pid $pid still running 5 s after SIG$sig; killing it" >&2
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
 	wait "$pid" 2>/dev/null || true
@@ -200,6 +200,21 @@ pids_of() {
 	esac
 }
 
+# runq_ns PID...: nanoseconds the processes' threads have spent runnable but
+# waiting for a CPU (the third field of schedstat is the run count). On a
+# shared machine this shows how much of a run a process was starved.
+runq_ns() {
+	local total=0 p f
+	local -a v
+	for p in "$@"; do
+		for f in /proc/"$p"/task/*/schedstat; do
+			read -r -a v 2>/dev/null <"$f" || continue
+			total=$((total + v[1]))
+		done
+	done
+	echo "$total"
+}
+
 # cpu_ticks PID...: user+system clock ticks used so far by the processes.
 cpu_ticks() {
 	local total=0 p s
@@ -231,9 +246,14 @@ measure() {
 	local -a pids
 	shift 2
 	read -r -a pids <<<"$(pids_of "$target")"
+	local q0 q1 u0 u1
 	t0=$(cpu_ticks "${pids[@]}")
+	q0=$(runq_ns "${pids[@]}")
+	u0=$(runq_ns "$UP_PID")
 	out=$(taskset -c "$LOAD_CPU" "$TCPLOAD" "$@" -addr "$(addr_of "$target")" 2>"$TMP/run.err") || rc=$?
 	t1=$(cpu_ticks "${pids[@]}")
+	q1=$(runq_ns "${pids[@]}")
+	u1=$(runq_ns "$UP_PID")
 	if [[ -s $TMP/run.err ]]; then
 		sed "s/^/  $scen via $target: /" "$TMP/run.err" >&2
 		cat "$TMP/run.err" >>"$TMP/tcpload.err"
@@ -245,6 +265,8 @@ measure() {
 	fi
 	R[$scen,$target,line]=$line
 	R[$scen,$target,cpu]=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", d / hz }')
+	R[$scen,$target,runq]=$(awk -v d=$((q1 - q0)) 'BEGIN { printf "%.3f", d / 1e9 }')
+	R[$scen,$target,uprunq]=$(awk -v d=$((u1 - u0)) 'BEGIN { printf "%.3f", d / 1e9 }')
 	local fails
 	fails=$(field failures "$line")
 	R[$scen,$target,failures]=${fails:-?}
@@ -255,7 +277,8 @@ measure() {
 		echo "  $target died during $scen; its logs are in $TMP" >&2
 		FAILED=1
 	fi
-	printf '  %-12s %-7s %s  proxy-cpu=%ss\n' "$scen" "$target" "${line#RESULT }" "${R[$scen,$target,cpu]}"
+	printf '  %-12s %-7s %s proxy_cpu_s=%s proxy_runq_s=%s upstream_runq_s=%s\n' "$scen" "$target" "${line#RESULT }" \
+		"${R[$scen,$target,cpu]}" "${R[$scen,$target,runq]}" "${R[$scen,$target,uprunq]}"
 }
 
 # The scenarios: name, kind, tcpload arguments.
@@ -319,18 +342,20 @@ cpu_per() {
 	esac
 }
 
-# busy SCENARIO TARGET: the proxy's CPU use over the run, % of one core.
+# busy SCENARIO TARGET: the proxy's CPU use and its wait for a CPU over the
+# run, each as a share of the run's wall time.
 busy() {
-	awk -v c="${R[$1,$2,cpu]}" -v s="$(field seconds "${R[$1,$2,line]}")" 'BEGIN { if (s > 0) printf "%.0f%%", 100 * c / s }'
+	awk -v c="${R[$1,$2,cpu]}" -v q="${R[$1,$2,runq]}" -v s="$(field seconds "${R[$1,$2,line]}")" \
+		'BEGIN { if (s > 0) printf "busy %.0f%%, runq %.0f%%", 100 * c / s, 100 * q / s }'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else printf "-" }'; }
 
 cell() {
-	local v=$1 unit=$2 fails=$3
-	if [[ -z $v ]]; then v="-"; else v="$v $unit"; fi
-	if [[ $fails != 0 ]]; then v="$v (**$fails failed**)"; fi
-	echo "$v"
+	local val=$1 unit=$2 fails=$3
+	if [[ -z $val ]]; then val="-"; else val="$val $unit"; fi
+	if [[ $fails != 0 ]]; then val="$val (**$fails failed**)"; fi
+	echo "$val"
 }
 
 has_nginx=0
@@ -384,8 +409,11 @@ for s in "${SCENARIOS[@]}"; do
 	echo "$row"
 done
 echo
-echo "The CPU column is the proxy process's user+system CPU time over the run (from /proc/PID/stat," \
-	"1/$CLK_TCK s ticks) divided by the work done, and in brackets the same time as a share of one core."
+echo "The CPU columns are the proxy process's user+system CPU time over the run (/proc/PID/stat," \
+	"1/$CLK_TCK s ticks) divided by the work done. In brackets, as shares of the run's wall time:" \
+	"busy = that CPU time, runq = time the proxy was runnable but waiting for a CPU taken by other" \
+	"processes (/proc/PID/task/*/schedstat). A high runq means the throughput figure is starved by" \
+	"machine noise; the CPU-per-work figure is the one to trust then."
 
 if [[ $FAILED != 0 ]]; then
 	echo

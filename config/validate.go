@@ -376,9 +376,6 @@ func (v *validator) cluster(path string, c *Cluster) {
 		if hc.Protocol != "" && !contains(HealthCheckProtocols, hc.Protocol) {
 			v.errorf(Path(hp, "protocol"), "unknown health check protocol %q (want one of %s)", hc.Protocol, strings.Join(HealthCheckProtocols, ", "))
 		}
-		if hc.TimeoutOrDefault() > hc.IntervalOrDefault() {
-			v.errorf(Path(hp, "timeout"), "timeout %v is longer than the interval %v", hc.TimeoutOrDefault(), hc.IntervalOrDefault())
-		}
 	}
 	if sc := c.LbSubsetConfig; sc != nil {
 		if sc.FallBackPolicy > 2 {

@@ -62,7 +62,6 @@ func TestValidateRejects(t *testing.T) {
 		{"host missing address", clusterCfg(`{"name": "c", "hosts": [{"weight": 1}]}`), []string{"cluster_manager.clusters[0].hosts[0].address (f.json:1:59): an address is required"}},
 		{"host weight", clusterCfg(`{"name": "c", "hosts": [{"address": "10.0.0.1:80", "weight": 129}]}`), []string{"cluster_manager.clusters[0].hosts[0].weight (f.json:1:96): weight 129 out of range (1..128; 0 means 1)"}},
 		{"health check protocol", clusterCfg(`{"name": "c", "health_check": {"protocol": "grpc"}}`), []string{`cluster_manager.clusters[0].health_check.protocol (f.json:1:78): unknown health check protocol "grpc"`}},
-		{"health check timeout", clusterCfg(`{"name": "c", "health_check": {"timeout": "20s"}}`), []string{"cluster_manager.clusters[0].health_check.timeout (f.json:1:77): timeout 20s is longer than the interval 15s"}},
 		{"subset fallback", clusterCfg(`{"name": "c", "lb_subset_config": {"fall_back_policy": 3}}`), []string{"unknown fall_back_policy 3"}},
 		{"admin port", `{"admin": {"address": {"socket_address": {"address": "0.0.0.0", "port_value": 70000}}}}`, []string{"admin.address.socket_address.port_value (f.json:1:79): port 70000 out of range (1..65535)"}},
 		{"admin address", `{"admin": {"address": {"socket_address": {"address": "0.0.0.0:80", "port_value": 1}}}}`, []string{`admin.address.socket_address.address (f.json:1:54): invalid address "0.0.0.0:80"`}},

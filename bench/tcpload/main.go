@@ -12,7 +12,9 @@
 //
 // Every load mode ends its output with one machine-readable line,
 // "RESULT key=value ...", and exits 1 when any connection or request
-// failed (each failure is also printed, up to ten of them).
+// failed (each failure is also printed, up to ten of them). On Linux the
+// line ends with runq_s, the seconds the load generator spent runnable but
+// waiting for a CPU, which shows how much a shared machine starved it.
 package main
 
 import (
@@ -69,12 +71,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "tcpload bulk: -bytes: %v\n", err)
 			return 2
 		}
+		rq := startRunq()
 		r, err := runBulk(*addr, *conns, n, *dir)
 		if err != nil {
 			fmt.Fprintf(stderr, "tcpload bulk: %v\n", err)
 			return 2
 		}
-		return report(stdout, stderr, formatBulk(r), r.Failures, r.Errors)
+		return report(stdout, stderr, formatBulk(r)+rq.field(), r.Failures, r.Errors)
 	case "connrate", "rr":
 		c := fs.Int("c", 32, "number of `workers` (connrate) or keep-alive connections (rr)")
 		d := fs.Duration("d", 10*time.Second, "run `duration`")
@@ -84,6 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		var r latResult
+		rq := startRunq()
 		if args[0] == "connrate" {
 			r = runConnRate(*addr, *c, *d, *size)
 		} else {
@@ -94,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return 1
 			}
 		}
-		return report(stdout, stderr, formatLat(r), r.Failures, r.Errors)
+		return report(stdout, stderr, formatLat(r)+rq.field(), r.Failures, r.Errors)
 	case "wait":
 		timeout := fs.Duration("timeout", 10*time.Second, "give up after this `duration`")
 		if fs.Parse(args[1:]) != nil || *addr == "" {

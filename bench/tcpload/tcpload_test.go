@@ -262,3 +262,39 @@ func TestRunUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSchedstat(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"12482914 10408041 5\n", 10408041, true},
+		{"1 0 0", 0, true},
+		{"1", 0, false},
+		{"", 0, false},
+		{"1 x 3", 0, false},
+		{"1 -5 3", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := parseSchedstat(tt.in)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("parseSchedstat(%q)=%v,%v want %v,%v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func FuzzParseSchedstat(f *testing.F) {
+	f.Add("12482914 10408041 5\n")
+	f.Add("1 -1 0")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		d, ok := parseSchedstat(s)
+		if !ok && d != 0 {
+			t.Fatalf("failed parse returned %v", d)
+		}
+		if d < 0 {
+			t.Fatalf("negative wait %v from %q", d, s)
+		}
+	})
+}

@@ -498,17 +498,8 @@ func (r *Reader) chunkHeader(t byte) (n int, final bool, err error) {
 // 4-byte sequence counts as two units, as it stands for a surrogate pair.
 func scanChars(b []byte, p, n int) (end int, surrogates bool, err error) {
 	// Fast path: an all-ASCII run is exactly n bytes.
-	if len(b)-p >= n {
-		ascii := true
-		for _, c := range b[p : p+n] {
-			if c >= 0x80 {
-				ascii = false
-				break
-			}
-		}
-		if ascii {
-			return p + n, false, nil
-		}
+	if len(b)-p >= n && isASCIIBytes(b[p:p+n]) {
+		return p + n, false, nil
 	}
 	for units := 0; units < n; {
 		if p >= len(b) {
@@ -552,6 +543,22 @@ func scanChars(b []byte, p, n int) (end int, surrogates bool, err error) {
 		p += size
 	}
 	return p, surrogates, nil
+}
+
+// isASCIIBytes reports whether b holds only ASCII, eight bytes at a time.
+func isASCIIBytes(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // fixSurrogates rewrites, in place, CESU-8 surrogate pairs as 4-byte UTF-8
