@@ -58,6 +58,7 @@ type App struct {
 
 	stopOnce sync.Once
 	done     chan struct{}
+	sigs     chan os.Signal
 }
 
 // New builds the process from opts.Config without listening on anything.
@@ -281,6 +282,7 @@ func (a *App) Start() error {
 		return errors.New("app: Start on a dry-run build")
 	}
 	a.setStage(StagePreStart)
+	a.notifySignals()
 	cfg := a.Config()
 	var opened []*listener.Listener
 	fail := func(err error) error {

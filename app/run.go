@@ -11,8 +11,10 @@ import (
 // once, SIGUSR1 reopens log files (for logrotate). It returns when the
 // process has stopped.
 func (a *App) Run() {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP)
+	sigs := a.sigs
+	if sigs == nil {
+		sigs = a.notifySignals()
+	}
 	defer signal.Stop(sigs)
 	stopping := false
 	for {
@@ -57,4 +59,13 @@ func (a *App) forceStop() {
 		l.CloseConns()
 	}
 	go a.Shutdown(false)
+}
+
+// notifySignals starts queueing the signals Run handles. Start calls it
+// before opening any socket, so a signal sent as soon as the proxy is
+// reachable is handled rather than killing the process.
+func (a *App) notifySignals() chan os.Signal {
+	a.sigs = make(chan os.Signal, 8)
+	signal.Notify(a.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP)
+	return a.sigs
 }

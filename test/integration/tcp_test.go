@@ -89,7 +89,9 @@ func startTCP(t *testing.T, s tcpSetup) (string, string, *proc) {
 	})
 	proxy := fmt.Sprintf("127.0.0.1:%d", port)
 	adminAddr := fmt.Sprintf("127.0.0.1:%d", admin)
-	p := startMosn(t, writeConfig(t, cfg), proxy, adminAddr)
+	// Readiness is probed on the admin port only: a probe connection to
+	// the proxy port would take a load-balancer pick.
+	p := startMosn(t, writeConfig(t, cfg), adminAddr)
 	return proxy, adminAddr, p
 }
 
