@@ -21,13 +21,34 @@ func readableWaiter(c net.Conn) func() error {
 	if err != nil {
 		return func() error { return nil }
 	}
-	var b [1]byte
+	var (
+		b    [1]byte
+		perr syscall.Errno
+	)
 	peek := func(fd uintptr) bool {
 		_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
 			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		// EAGAIN: nothing yet, let the poller wait. Anything else (data,
-		// EOF, an error) is for the following Read to report.
-		return errno != syscall.EAGAIN
+		switch errno {
+		case syscall.EAGAIN:
+			return false // nothing yet: let the poller wait
+		case 0, syscall.EINTR:
+			return true // data or EOF: the following Read reports it
+		default:
+			// The kernel clears a pending socket error (ECONNRESET) once
+			// it is reported, so it must be passed on from here or the
+			// following Read would see a clean EOF.
+			perr = errno
+			return true
+		}
 	}
-	return func() error { return rc.Read(peek) }
+	return func() error {
+		perr = 0
+		if err := rc.Read(peek); err != nil {
+			return err
+		}
+		if perr != 0 {
+			return &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: perr}
+		}
+		return nil
+	}
 }
