@@ -3,7 +3,6 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -45,7 +44,7 @@ func TestAdminAPI(t *testing.T) {
 	}
 	for _, q := range []struct {
 		query, want string
-		code       int
+		code        int
 	}{
 		{"mosnconfig", `"cluster_manager"`, 200},
 		{"alllisteners", `"tcp"`, 200},
@@ -114,7 +113,6 @@ func TestAdminAPI(t *testing.T) {
 	if code, body := httpGet(t, base+"/api/v1/features"); code != 200 || !strings.HasPrefix(body, "{") {
 		t.Errorf("features: %d %q", code, body)
 	}
-	os.Getenv("PATH")
 	code, body = httpGet(t, base+"/api/v1/env?key=PATH&key=MOSN_SURELY_UNSET")
 	var env struct {
 		Env      map[string]string `json:"env"`
