@@ -105,7 +105,7 @@ func New(opts Options) (*App, error) {
 		a.access.CloseAll()
 		return nil, problems
 	}
-	if cfg.Admin != nil {
+	if cfg.Admin != nil && !opts.DryRun {
 		a.admin = admin.New(a, opts.Version, a.log)
 	}
 	return a, nil

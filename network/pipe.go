@@ -78,7 +78,7 @@ type closeWriter interface{ CloseWrite() error }
 // no buffer.
 func (p *pipe) copy(dst, src net.Conn) (int64, error) {
 	var total int64
-	wait := readableWaiter(src)
+	wait := NewReadWaiter(src)
 	if p.idle > 0 {
 		src.SetReadDeadline(time.Now().Add(p.idle))
 	}

@@ -129,7 +129,7 @@ func TestPipeIdle(t *testing.T) {
 func TestPipeQuietHoldsNoBuffer(t *testing.T) {
 	client, down := tcpPair(t)
 	_ = client
-	var w = readableWaiter(down)
+	var w = NewReadWaiter(down)
 	errc := make(chan error, 1)
 	down.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	go func() { errc <- w() }()

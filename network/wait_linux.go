@@ -8,11 +8,11 @@ import (
 	"unsafe"
 )
 
-// readableWaiter returns a function that blocks (in the runtime poller,
+// NewReadWaiter returns a function that blocks (in the runtime poller,
 // honouring read deadlines) until c has data, EOF or an error queued,
 // without consuming anything. It peeks one byte with MSG_PEEK so that no
 // buffer is needed while the connection is quiet.
-func readableWaiter(c net.Conn) func() error {
+func NewReadWaiter(c net.Conn) func() error {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return func() error { return nil }
@@ -51,4 +51,26 @@ func readableWaiter(c net.Conn) func() error {
 		}
 		return nil
 	}
+}
+
+// Alive reports whether an idle connection can be reused: nothing is
+// queued to read (no EOF, no error, no stray bytes from the peer). It
+// never blocks.
+func Alive(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	alive := false
+	var b [1]byte
+	err = rc.Control(func(fd uintptr) {
+		_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		alive = errno == syscall.EAGAIN
+	})
+	return err == nil && alive
 }

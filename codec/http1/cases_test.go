@@ -132,6 +132,9 @@ var goodRequests = []reqCase{
 	{name: "colon-in-value", raw: head("GET / HTTP/1.1", "Host: a", "X-Time: 12:00:01"), method: "GET",
 		target: "/", path: "/", host: "a", minor: 1, fields: []kv{{"Host", "a"}, {"X-Time", "12:00:01"}},
 		keepAlive: true},
+	{name: "pragma-no-cache", raw: head("GET / HTTP/1.1", "Host: a", "Pragma: no-cache"), method: "GET",
+		target: "/", path: "/", host: "a", minor: 1, fields: []kv{{"Host", "a"}, {"Pragma", "no-cache"}},
+		keepAlive: true},
 	{name: "pipelined", raw: head("GET /1 HTTP/1.1", "Host: a"), extra: head("GET /2 HTTP/1.1", "Host: a"),
 		method: "GET", target: "/1", path: "/1", host: "a", minor: 1, keepAlive: true},
 }
@@ -363,6 +366,7 @@ var chunkCases = []chunkCase{
 	{name: "bare-cr-size", raw: "5\rx\r\nhello\r\n0\r\n\r\n", err: ErrBadChunk},
 	{name: "data-too-long", raw: "5\r\nhelloX\r\n0\r\n\r\n", err: ErrBadChunk},
 	{name: "data-bare-lf", raw: "5\r\nhello\n0\r\n\r\n", err: ErrBadChunk},
+	{name: "data-bare-cr", raw: "5\r\nhello\r00\r\n\r\n", err: ErrBadChunk},
 	{name: "seventeen-digits", raw: "00000000000000005\r\nhello\r\n0\r\n\r\n", err: ErrBadChunk},
 	{name: "size-overflows-int64", raw: "8000000000000000\r\nhello\r\n0\r\n\r\n", err: ErrBadChunk},
 	{name: "size-all-f", raw: "ffffffffffffffff\r\nhello\r\n0\r\n\r\n", err: ErrBadChunk},

@@ -98,8 +98,8 @@ const (
 // Parser reads HTTP/1 heads, requests or responses depending on how it was
 // made. It does no I/O: the caller passes the bytes it has read. A Parser is
 // reused for every message of a connection and allocates nothing once its
-// buffers have grown to the size of the heads it sees. It is not safe for
-// concurrent use.
+// buffers have grown to the size of the heads it sees (validating a bracketed
+// IPv6 host is the one exception). It is not safe for concurrent use.
 type Parser struct {
 	limits   Limits
 	response bool

@@ -7,4 +7,6 @@ import (
 	_ "mosn.dev/proxy/upstream/lb"
 	// Network filters.
 	_ "mosn.dev/proxy/tcpproxy"
+	// The L7 proxy (HTTP/1.1 today).
+	_ "mosn.dev/proxy/proxy"
 )

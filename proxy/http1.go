@@ -1,0 +1,675 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"mosn.dev/proxy/accesslog"
+	"mosn.dev/proxy/codec/http1"
+	"mosn.dev/proxy/network"
+	"mosn.dev/proxy/router"
+	"mosn.dev/proxy/upstream"
+)
+
+// h1Server serves one downstream HTTP/1 connection: requests are handled
+// one at a time, so pipelined requests are answered in order. Between
+// requests the connection holds no read buffer.
+type h1Server struct {
+	p      *Proxy
+	c      *network.Conn
+	wait   func() error
+	buf    *[]byte
+	r, w   int
+	parser *http1.Parser
+	body   http1.BodyReader
+	out    []byte
+	info   accesslog.Info
+	req    reqView
+	resp   *http1.Header // the response head being logged, or nil
+	lookup func(string) (string, bool)
+}
+
+func newH1Server(p *Proxy, c *network.Conn) *h1Server {
+	s := &h1Server{p: p, c: c, wait: network.NewReadWaiter(c.Conn), parser: http1.NewRequestParser(p.limits)}
+	s.req.h = s.parser.Header()
+	s.lookup = s.lookupVar
+	return s
+}
+
+// reqView lets the router read a parsed request without copying.
+type reqView struct{ h *http1.Header }
+
+func bstr(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func (v *reqView) Host() string {
+	h, _ := v.h.Host()
+	return bstr(h)
+}
+func (v *reqView) Path() string   { return bstr(v.h.Path()) }
+func (v *reqView) Query() string  { return bstr(v.h.Query()) }
+func (v *reqView) Method() string { return bstr(v.h.Method()) }
+func (v *reqView) Header(name string) (string, bool) {
+	b, ok := v.h.Get(name)
+	return bstr(b), ok
+}
+
+// headerOps adapts an http1.Header to router.HeaderSetter.
+type headerOps struct{ h *http1.Header }
+
+func (o headerOps) Get(name string) (string, bool) {
+	b, ok := o.h.Get(name)
+	return string(b), ok
+}
+func (o headerOps) Set(name, value string) { o.h.Set(name, value) }
+func (o headerOps) Add(name, value string) { o.h.Add(name, value) }
+func (o headerOps) Del(name string)        { o.h.Del(name) }
+
+func (s *h1Server) lookupVar(name string) (string, bool) {
+	if h, ok := strings.CutPrefix(name, "request_header_"); ok {
+		v, found := s.req.h.Get(h)
+		return string(v), found
+	}
+	if h, ok := strings.CutPrefix(name, "response_header_"); ok && s.resp != nil {
+		v, found := s.resp.Get(h)
+		return string(v), found
+	}
+	return "", false
+}
+
+func (s *h1Server) serve() {
+	defer func() {
+		s.c.Close()
+		s.releaseBuf()
+	}()
+	for {
+		if !s.readHead() {
+			return
+		}
+		if !s.handle() || s.c.Draining() {
+			return
+		}
+	}
+}
+
+func (s *h1Server) releaseBuf() {
+	if s.buf != nil && s.r == s.w {
+		bufPool.Put(s.buf)
+		s.buf = nil
+		s.r, s.w = 0, 0
+	}
+	if cap(s.out) > 64<<10 {
+		s.out = nil
+	}
+}
+
+// fill reads more bytes from the downstream. When nothing is buffered it
+// first waits for data without holding a buffer.
+func (s *h1Server) fill(idle bool) error {
+	if s.r == s.w {
+		s.r, s.w = 0, 0
+		if idle {
+			s.releaseBuf()
+			if t := s.c.IdleTimeout; t > 0 {
+				s.c.SetReadDeadline(time.Now().Add(t))
+			}
+			if err := s.wait(); err != nil {
+				return err
+			}
+			s.c.SetReadDeadline(time.Time{})
+		}
+	}
+	if s.buf == nil {
+		s.buf = bufPool.Get().(*[]byte)
+	}
+	b := *s.buf
+	if s.r > 0 {
+		copy(b, b[s.r:s.w])
+		s.w -= s.r
+		s.r = 0
+	}
+	if s.w == len(b) {
+		grown := make([]byte, 2*len(b))
+		copy(grown, b[:s.w])
+		*s.buf = grown
+		b = grown
+	}
+	n, err := s.c.Read(b[s.w:])
+	s.w += n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// readHead parses the next request head; false means the connection ends.
+func (s *h1Server) readHead() bool {
+	s.parser.Reset()
+	for {
+		if s.r < s.w {
+			n, err := s.parser.Parse((*s.buf)[s.r:s.w])
+			if err == nil {
+				s.r += n
+				return true
+			}
+			if err != http1.ErrNeedMore {
+				s.localReply(http1.StatusOf(err), false, err.Error())
+				return false
+			}
+		}
+		if err := s.fill(s.r == s.w); err != nil {
+			if s.r < s.w {
+				s.p.log.Debugf("[proxy] [http1] connection %d: incomplete request head: %v", s.c.ID, err)
+			}
+			return false
+		}
+	}
+}
+
+// hop-by-hop fields are not forwarded (RFC 9110 §7.6.1); framing fields
+// are rewritten by the proxy.
+var hopByHop = []string{"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "content-length", "expect"}
+
+func isHopByHop(name []byte, conn []byte) bool {
+	for _, h := range hopByHop {
+		if len(name) == len(h) && strings.EqualFold(bstr(name), h) {
+			return true
+		}
+	}
+	if len(conn) > 0 {
+		for _, tok := range strings.Split(bstr(conn), ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), bstr(name)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// appendFields appends the fields of h that are not hop-by-hop.
+func appendFields(dst []byte, h *http1.Header) []byte {
+	conn, _ := h.Get("connection")
+	h.Range(func(name, value []byte) bool {
+		if !isHopByHop(name, conn) {
+			dst = append(dst, name...)
+			dst = append(dst, ':', ' ')
+			dst = append(dst, value...)
+			dst = append(dst, '\r', '\n')
+		}
+		return true
+	})
+	return dst
+}
+
+func appendFraming(dst []byte, f http1.Framing, chunked bool) []byte {
+	switch {
+	case f.Kind == http1.BodyLength:
+		dst = append(dst, "Content-Length: "...)
+		dst = strconv.AppendInt(dst, f.Length, 10)
+		dst = append(dst, '\r', '\n')
+	case chunked:
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	}
+	return dst
+}
+
+// handle proxies one request; false means close the connection.
+func (s *h1Server) handle() bool {
+	start := time.Now()
+	hdr := s.parser.Header()
+	s.resp = nil
+	s.info = accesslog.Info{
+		StartTime:               start,
+		Protocol:                "HTTP1",
+		ConnectionID:            s.c.ID,
+		ListenerName:            s.c.Listener,
+		DownstreamLocalAddress:  s.c.LocalAddr().String(),
+		DownstreamRemoteAddress: s.c.RemoteAddr().String(),
+		Lookup:                  s.lookup,
+	}
+	defer s.logAccess(start)
+	keep := s.parser.KeepAlive()
+	framing := s.parser.Framing()
+	s.body.Reset(framing, s.p.limits)
+
+	if s.parser.Upgrade() != nil || s.parser.Tunnel() {
+		s.info.ResponseFlags |= accesslog.NoRouteFound
+		s.localReply(501, false, "upgrades and CONNECT are not supported by this proxy yet")
+		return false
+	}
+	if s.p.maxBody > 0 && framing.Kind == http1.BodyLength && framing.Length > s.p.maxBody {
+		s.info.ResponseFlags |= accesslog.ReqEntityTooLarge
+		s.localReply(413, false, "request body too large")
+		return false
+	}
+
+	var route *router.Route
+	clusterName := s.p.cfg.Cluster
+	timeout := DefaultTimeout
+	var retries uint32
+	if s.p.routes != nil {
+		route = s.p.routes.Match(&s.req)
+		if route == nil {
+			s.info.ResponseFlags |= accesslog.NoRouteFound
+			return s.replyKeep(404, keep, "no route")
+		}
+		s.info.RouteName = route.Name()
+		if status, body, ok := route.DirectResponse(); ok {
+			return s.replyKeep(status, keep, body)
+		}
+		if status, loc, ok := route.Redirect(&s.req); ok {
+			return s.redirect(status, loc, keep)
+		}
+		clusterName = route.Cluster(&s.req, rand.Uint64())
+		if t := route.Timeout(); t > 0 {
+			timeout = t
+		}
+		if rp := route.Retry(); rp.On {
+			retries = rp.NumRetries
+		}
+	}
+	s.info.UpstreamCluster = clusterName
+	cl := s.p.clusters.Get(clusterName)
+	if cl == nil {
+		s.info.ResponseFlags |= accesslog.NoRouteFound
+		return s.replyKeep(503, keep, "cluster "+clusterName+" not found")
+	}
+	if route != nil {
+		if np, ok := route.RewritePath(&s.req); ok {
+			target := np
+			if q := hdr.Query(); len(q) > 0 {
+				target += "?" + string(q)
+			}
+			hdr.SetTarget(target)
+		}
+		route.RequestHeaderOps().Apply(headerOps{hdr})
+	}
+	lbctx := upstream.LBContext{}
+	if route != nil {
+		if k, ok := route.HashKey(&s.req, hostOnly(s.c.RemoteAddr())); ok {
+			lbctx.HashKey, lbctx.HasHash = k, true
+		}
+	}
+	deadline := start.Add(timeout)
+	bodyless := framing.Kind == http1.BodyNone
+	for attempt := uint32(0); ; attempt++ {
+		h := cl.Pick(&lbctx)
+		if h == nil {
+			s.info.ResponseFlags |= accesslog.NoHealthyUpstream
+			return s.replyAfterBody(503, keep, "no healthy upstream")
+		}
+		s.info.UpstreamHost = h.Address()
+		uc, reused, err := s.p.pools.get(cl, h, s.p.limits)
+		if err != nil {
+			if attempt < retries {
+				lbctx.Exclude = h
+				continue
+			}
+			s.info.ResponseFlags |= accesslog.UpstreamConnectionFailure
+			return s.replyAfterBody(503, keep, "upstream connect error")
+		}
+		h.RequestStart()
+		res := s.exchange(uc, route, deadline, keep)
+		h.RequestEnd()
+		if res == exRetry && (bodyless || attempt < retries) {
+			uc.close()
+			if !reused {
+				lbctx.Exclude = h
+			}
+			continue
+		}
+		switch res {
+		case exDone:
+			return keep && !s.c.Draining()
+		case exDoneClose:
+			return false
+		default:
+			return false
+		}
+	}
+}
+
+type exResult int
+
+const (
+	exDone      exResult = iota // response relayed, downstream may continue
+	exDoneClose                 // response relayed, close downstream
+	exFailed                    // failed after a reply was sent or the downstream broke
+	exRetry                     // nothing was sent downstream and the request can be sent again
+)
+
+func hostOnly(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	h, _, _ := net.SplitHostPort(a.String())
+	return h
+}
+
+// exchange sends the request on uc and relays the response.
+func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time, keep bool) exResult {
+	hdr := s.parser.Header()
+	framing := s.parser.Framing()
+	uc.requests++
+	uc.SetDeadline(deadline)
+	s.info.UpstreamLocalAddress = uc.LocalAddr().String()
+
+	// Request head.
+	uc.out = append(uc.out[:0], hdr.Method()...)
+	uc.out = append(uc.out, ' ')
+	uc.out = append(uc.out, hdr.Target()...)
+	uc.out = append(uc.out, " HTTP/1.1\r\n"...)
+	if route != nil {
+		if host, ok := route.HostRewrite(&s.req, uc.host.Address()); ok {
+			hdr.Set("host", host)
+		}
+	}
+	uc.out = appendFields(uc.out, hdr)
+	chunked := framing.Kind == http1.BodyChunked
+	uc.out = appendFraming(uc.out, framing, chunked)
+	uc.out = append(uc.out, '\r', '\n')
+
+	// Request body, streamed.
+	if framing.Kind != http1.BodyNone {
+		if s.parser.ExpectContinue() && s.r == s.w {
+			if _, err := s.c.Write([]byte("HTTP/1.1 100 Continue\r\n\r\n")); err != nil {
+				return exFailed
+			}
+		}
+		if err := s.forwardBody(uc, chunked); err != nil {
+			if errors.Is(err, errDownstream) {
+				s.info.ResponseFlags |= accesslog.DownstreamConnectionTermination
+				return exFailed
+			}
+			if errors.Is(err, errBadBody) {
+				s.localReply(400, false, err.Error())
+				return exFailed
+			}
+			return s.upstreamFailed(uc, err, true)
+		}
+	}
+	if err := uc.flush(); err != nil {
+		return s.upstreamFailed(uc, err, framing.Kind != http1.BodyNone)
+	}
+	s.info.RequestReceivedDuration = time.Since(s.info.StartTime)
+
+	// Response head.
+	uc.parser.Reset()
+	uc.parser.SetRequestMethod(hdr.Method())
+	for {
+		if uc.buf != nil && uc.r < uc.w {
+			n, err := uc.parser.Parse(uc.in())
+			if err == nil {
+				uc.r += n
+				if st := uc.parser.Header().Status(); st >= 100 && st < 200 && st != 101 {
+					uc.parser.Reset()
+					uc.parser.SetRequestMethod(hdr.Method())
+					continue
+				}
+				break
+			}
+			if err != http1.ErrNeedMore {
+				s.p.log.Warnf("[proxy] [http1] bad response from %s: %v", uc.host.Address(), err)
+				uc.close()
+				s.info.ResponseFlags |= accesslog.UpstreamConnectionTermination
+				s.localReply(502, false, "bad response from upstream")
+				return exFailed
+			}
+		}
+		if err := uc.fill(); err != nil {
+			return s.upstreamFailed(uc, err, uc.w > 0 || framing.Kind != http1.BodyNone)
+		}
+	}
+	s.info.ResponseReceivedDuration = time.Since(s.info.StartTime)
+	resp := uc.parser.Header()
+	s.resp = resp
+	s.info.ResponseCode = resp.Status()
+	rframing := uc.parser.Framing()
+	if route != nil {
+		route.ResponseHeaderOps().Apply(headerOps{resp})
+	}
+	downKeep := keep && !s.c.Draining()
+	// A body delimited by the upstream closing is re-framed as chunked for
+	// an HTTP/1.1 client so its connection can stay open.
+	rechunk := rframing.Kind == http1.BodyChunked || (rframing.Kind == http1.BodyUntilClose && hdr.ProtoMinor() == 1)
+	if rframing.Kind == http1.BodyUntilClose && !rechunk {
+		downKeep = false
+	}
+	s.out = append(s.out[:0], "HTTP/1.1 "...)
+	s.out = strconv.AppendInt(s.out, int64(resp.Status()), 10)
+	s.out = append(s.out, ' ')
+	s.out = append(s.out, resp.Reason()...)
+	s.out = append(s.out, '\r', '\n')
+	s.out = appendFields(s.out, resp)
+	s.out = appendFraming(s.out, rframing, rechunk)
+	if !downKeep {
+		s.out = append(s.out, "Connection: close\r\n"...)
+	}
+	s.out = append(s.out, '\r', '\n')
+
+	// Response body, streamed.
+	uc.body.Reset(rframing, s.p.limits)
+	var sent uint64
+	for !uc.body.Done() && rframing.Kind != http1.BodyNone {
+		if uc.r == uc.w || uc.buf == nil {
+			if len(s.out) > 0 {
+				if _, err := s.c.Write(s.out); err != nil {
+					uc.close()
+					s.info.ResponseFlags |= accesslog.DownstreamConnectionTermination
+					return exFailed
+				}
+				s.out = s.out[:0]
+			}
+			uc.SetReadDeadline(time.Now().Add(s.bodyTimeout()))
+			if err := uc.fill(); err != nil {
+				if rframing.Kind == http1.BodyUntilClose && errors.Is(err, io.EOF) {
+					break
+				}
+				uc.close()
+				s.info.ResponseFlags |= accesslog.UpstreamConnectionTermination
+				return exFailed
+			}
+		}
+		n, _, err := uc.body.Decode(uc.in(), func(p []byte) {
+			sent += uint64(len(p))
+			if rechunk {
+				s.out = http1.AppendChunk(s.out, p)
+			} else {
+				s.out = append(s.out, p...)
+			}
+		})
+		uc.r += n
+		if err != nil {
+			uc.close()
+			s.info.ResponseFlags |= accesslog.UpstreamConnectionTermination
+			return exFailed
+		}
+		if len(s.out) >= 32<<10 {
+			if _, err := s.c.Write(s.out); err != nil {
+				uc.close()
+				s.info.ResponseFlags |= accesslog.DownstreamConnectionTermination
+				return exFailed
+			}
+			s.out = s.out[:0]
+		}
+	}
+	if rechunk {
+		s.out = http1.AppendLastChunk(s.out, uc.body.Trailers())
+	}
+	s.info.BytesSent = sent
+	_, werr := s.c.Write(s.out)
+	s.out = s.out[:0]
+	s.info.RequestFinishedDuration = time.Since(s.info.StartTime)
+	s.logAccess(s.info.StartTime)
+	s.resp = nil
+	if uc.parser.KeepAlive() && rframing.Kind != http1.BodyUntilClose {
+		uc.SetDeadline(time.Time{})
+		s.p.pools.put(uc)
+	} else {
+		uc.close()
+	}
+	if werr != nil {
+		return exFailed
+	}
+	if !downKeep {
+		return exDoneClose
+	}
+	return exDone
+}
+
+func (s *h1Server) bodyTimeout() time.Duration { return DefaultTimeout }
+
+var (
+	errDownstream = errors.New("downstream connection failed")
+	errBadBody    = errors.New("malformed request body")
+)
+
+// forwardBody streams the request body to the upstream, re-encoding
+// chunked bodies (extensions dropped, trailers kept).
+func (s *h1Server) forwardBody(uc *upConn, chunked bool) error {
+	var got uint64
+	for {
+		if s.r == s.w {
+			if err := uc.flush(); err != nil {
+				return err
+			}
+			s.c.SetReadDeadline(time.Now().Add(DefaultTimeout))
+			err := s.fill(false)
+			s.c.SetReadDeadline(time.Time{})
+			if err != nil {
+				return errDownstream
+			}
+		}
+		n, done, err := s.body.Decode((*s.buf)[s.r:s.w], func(p []byte) {
+			got += uint64(len(p))
+			if chunked {
+				uc.out = http1.AppendChunk(uc.out, p)
+			} else {
+				uc.out = append(uc.out, p...)
+			}
+		})
+		s.r += n
+		if err != nil {
+			return errBadBody
+		}
+		if s.p.maxBody > 0 && got > uint64(s.p.maxBody) {
+			return errBadBody
+		}
+		if done {
+			break
+		}
+		if len(uc.out) >= 32<<10 {
+			if err := uc.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	s.info.BytesReceived = got
+	if chunked {
+		uc.out = http1.AppendLastChunk(uc.out, s.body.Trailers())
+	}
+	return nil
+}
+
+// upstreamFailed handles a failure while talking to the upstream before
+// any response byte reached the downstream.
+func (s *h1Server) upstreamFailed(uc *upConn, err error, consumed bool) exResult {
+	uc.close()
+	if !consumed && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return exRetry
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		s.info.ResponseFlags |= accesslog.UpstreamRequestTimeout
+		s.localReply(504, false, "upstream request timeout")
+		return exFailed
+	}
+	s.info.ResponseFlags |= accesslog.UpstreamConnectionTermination
+	s.localReply(502, false, "upstream connection closed")
+	return exFailed
+}
+
+// replyAfterBody answers locally; the unread request body makes the
+// connection unusable for another request, so it is closed unless the
+// request had none.
+func (s *h1Server) replyAfterBody(status int, keep bool, msg string) bool {
+	if s.parser.Framing().Kind != http1.BodyNone {
+		keep = false
+	}
+	return s.replyKeep(status, keep, msg)
+}
+
+func (s *h1Server) replyKeep(status int, keep bool, msg string) bool {
+	if s.parser.Framing().Kind != http1.BodyNone {
+		keep = false
+	}
+	keep = keep && !s.c.Draining()
+	s.localReply(status, keep, msg)
+	return keep
+}
+
+func (s *h1Server) redirect(status int, location string, keep bool) bool {
+	if s.parser.Framing().Kind != http1.BodyNone {
+		keep = false
+	}
+	s.info.ResponseCode = status
+	s.out = append(s.out[:0], "HTTP/1.1 "...)
+	s.out = strconv.AppendInt(s.out, int64(status), 10)
+	s.out = append(s.out, ' ')
+	s.out = append(s.out, http1.StatusText(status)...)
+	s.out = append(s.out, "\r\nLocation: "...)
+	s.out = append(s.out, location...)
+	s.out = append(s.out, "\r\nContent-Length: 0\r\n"...)
+	if !keep {
+		s.out = append(s.out, "Connection: close\r\n"...)
+	}
+	s.out = append(s.out, '\r', '\n')
+	s.c.Write(s.out)
+	s.out = s.out[:0]
+	return keep
+}
+
+// localReply writes a response generated by the proxy itself.
+func (s *h1Server) localReply(status int, keep bool, body string) {
+	s.info.ResponseCode = status
+	s.out = append(s.out[:0], "HTTP/1.1 "...)
+	s.out = strconv.AppendInt(s.out, int64(status), 10)
+	s.out = append(s.out, ' ')
+	s.out = append(s.out, http1.StatusText(status)...)
+	s.out = append(s.out, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+	s.out = strconv.AppendInt(s.out, int64(len(body)+1), 10)
+	if !keep {
+		s.out = append(s.out, "\r\nConnection: close"...)
+	}
+	s.out = append(s.out, "\r\n\r\n"...)
+	s.out = append(s.out, body...)
+	s.out = append(s.out, '\n')
+	s.c.Write(s.out)
+	s.out = s.out[:0]
+	s.info.BytesSent = uint64(len(body) + 1)
+}
+
+func (s *h1Server) logAccess(start time.Time) {
+	if s.info.StartTime.IsZero() {
+		return
+	}
+	s.info.Duration = time.Since(start)
+	for _, l := range s.p.accessLogs {
+		l.Log(&s.info)
+	}
+	// Logged once: a second call for the same request is a no-op.
+	s.info.StartTime = time.Time{}
+}

@@ -1,0 +1,155 @@
+package proxy
+
+import (
+	"context"
+	"net"
+	"sync"
+
+	"mosn.dev/proxy/codec/http1"
+	"mosn.dev/proxy/network"
+	"mosn.dev/proxy/upstream"
+)
+
+// bufSize is the read buffer of a connection while it is active (bytes).
+const bufSize = 16 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// maxIdlePerHost caps idle keep-alive connections kept per upstream host.
+const maxIdlePerHost = 256
+
+// upConn is one HTTP/1 upstream connection.
+type upConn struct {
+	net.Conn
+	host     *upstream.Host
+	key      string
+	buf      *[]byte
+	r, w     int
+	parser   *http1.Parser
+	body     http1.BodyReader
+	out      []byte
+	requests uint32
+	max      uint32
+}
+
+func (u *upConn) in() []byte { return (*u.buf)[u.r:u.w] }
+
+// fill reads more response bytes, compacting the buffer first.
+func (u *upConn) fill() error {
+	if u.buf == nil {
+		u.buf = bufPool.Get().(*[]byte)
+		u.r, u.w = 0, 0
+	}
+	b := *u.buf
+	if u.r > 0 {
+		copy(b, b[u.r:u.w])
+		u.w -= u.r
+		u.r = 0
+	}
+	if u.w == len(b) {
+		grown := make([]byte, 2*len(b))
+		copy(grown, b[:u.w])
+		*u.buf = grown
+		b = grown
+	}
+	n, err := u.Conn.Read(b[u.w:])
+	u.w += n
+	if n > 0 {
+		return nil
+	}
+	return err
+}
+
+func (u *upConn) flush() error {
+	if len(u.out) == 0 {
+		return nil
+	}
+	_, err := u.Conn.Write(u.out)
+	u.out = u.out[:0]
+	return err
+}
+
+// release returns the read buffer to the pool when nothing is buffered.
+func (u *upConn) release() {
+	if u.buf != nil && u.r == u.w {
+		if cap(*u.buf) == bufSize {
+			bufPool.Put(u.buf)
+		}
+		u.buf = nil
+		u.r, u.w = 0, 0
+	}
+	if cap(u.out) > 64<<10 {
+		u.out = nil
+	}
+}
+
+func (u *upConn) close() {
+	u.Conn.Close()
+	u.host.ConnEnd()
+	u.r, u.w = 0, 0
+	u.release()
+}
+
+// pools holds idle keep-alive connections per upstream host.
+type pools struct {
+	mu   sync.Mutex
+	idle map[string][]*upConn
+}
+
+func newPools() *pools { return &pools{idle: map[string][]*upConn{}} }
+
+// get returns an idle connection to h, or dials a new one. reused tells
+// which, because a reused connection may have been closed by the server in
+// the meantime and a request that failed on it can be retried.
+func (ps *pools) get(cl *upstream.Cluster, h *upstream.Host, limits http1.Limits) (*upConn, bool, error) {
+	key := cl.Name() + "|" + h.Address()
+	for {
+		ps.mu.Lock()
+		list := ps.idle[key]
+		var u *upConn
+		if n := len(list); n > 0 {
+			u = list[n-1]
+			list[n-1] = nil
+			ps.idle[key] = list[:n-1]
+		}
+		ps.mu.Unlock()
+		if u == nil {
+			break
+		}
+		if network.Alive(u.Conn) {
+			return u, true, nil
+		}
+		u.close()
+	}
+	h.ConnStart()
+	c, err := cl.Dial(context.Background(), h)
+	if err != nil {
+		h.ConnEnd()
+		return nil, false, err
+	}
+	return &upConn{
+		Conn:   c,
+		host:   h,
+		key:    key,
+		parser: http1.NewResponseParser(limits),
+		max:    cl.Config().MaxRequestPerConnOrDefault(),
+	}, false, nil
+}
+
+// put keeps a connection for reuse unless it reached max_request_per_conn
+// or the host has enough idle ones.
+func (ps *pools) put(u *upConn) {
+	if u.requests >= u.max || u.r != u.w {
+		u.close()
+		return
+	}
+	u.release()
+	ps.mu.Lock()
+	if len(ps.idle[u.key]) >= maxIdlePerHost {
+		ps.mu.Unlock()
+		u.close()
+		return
+	}
+	ps.idle[u.key] = append(ps.idle[u.key], u)
+	ps.mu.Unlock()
+}

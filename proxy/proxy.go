@@ -1,0 +1,206 @@
+// Package proxy is the `proxy` network filter: the L7 proxy. It decodes
+// requests from the downstream connection, routes them with the listener's
+// router (or the filter's default cluster), picks a host with the
+// cluster's load balancer, forwards the request over a pooled upstream
+// connection and streams the response back, writing an access-log entry
+// per request.
+//
+// This build speaks HTTP/1.1 on both sides; HTTP/2 and the RPC protocols
+// are reported as not supported yet when configured.
+package proxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"mosn.dev/proxy/accesslog"
+	"mosn.dev/proxy/codec/http1"
+	"mosn.dev/proxy/config"
+	"mosn.dev/proxy/log"
+	"mosn.dev/proxy/network"
+	"mosn.dev/proxy/router"
+	"mosn.dev/proxy/upstream"
+)
+
+// Name is the network filter type in configs.
+const Name = "proxy"
+
+func init() { network.Filters.Register(Name, New) }
+
+// Config is the proxy filter config (MOSN's Proxy).
+type Config struct {
+	Name string `json:"name,omitempty"`
+	// DownstreamProtocol is "Http1" (also "HTTP1", "http1"), a comma list,
+	// or "Auto". Default Http1.
+	DownstreamProtocol string `json:"downstream_protocol,omitempty"`
+	// UpstreamProtocol defaults to the downstream protocol ("Auto" too).
+	UpstreamProtocol string `json:"upstream_protocol,omitempty"`
+	// RouterConfigName names a server "routers" entry.
+	RouterConfigName string `json:"router_config_name,omitempty"`
+	// Cluster sends every request to one cluster when no router is named
+	// (seed 001 writes it this way).
+	Cluster                    string                     `json:"cluster,omitempty"`
+	RouterHandlerName          string                     `json:"router_handler_name,omitempty"`
+	ValidateClusters           bool                       `json:"validate_clusters,omitempty"`
+	FallbackForUnknownProtocol bool                       `json:"fallback_for_unknown_protocol,omitempty"`
+	ExtendConfig               map[string]json.RawMessage `json:"extend_config,omitempty"`
+	ConcurrencyNum             int                        `json:"concurrency_num,omitempty"`
+}
+
+// HTTP1Options is extend_config.Http1.
+type HTTP1Options struct {
+	// MaxHeaderSize bounds a request head in bytes. Default 8 KiB.
+	MaxHeaderSize int `json:"max_header_size,omitempty"`
+	// MaxRequestBodySize bounds a request body in bytes; 0 means no limit.
+	MaxRequestBodySize int64 `json:"max_request_body_size,omitempty"`
+}
+
+// DefaultTimeout is the route timeout when a route sets none (MOSN's 60s).
+const DefaultTimeout = 60 * time.Second
+
+// Proxy is a built proxy filter, shared by every connection of a listener.
+type Proxy struct {
+	cfg        Config
+	routes     *router.Table
+	clusters   *upstream.Manager
+	log        *log.Logger
+	accessLogs []*accesslog.Logger
+	limits     http1.Limits
+	maxBody    int64
+	pools      *pools
+}
+
+func normProto(p string) string {
+	switch strings.ToLower(strings.TrimSpace(p)) {
+	case "http1", "http/1.1", "http1.1":
+		return "Http1"
+	case "http2", "h2", "h2c":
+		return "Http2"
+	case "auto", "":
+		return "Auto"
+	}
+	return p
+}
+
+// New builds the proxy filter from its JSON config.
+func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
+	var cfg Config
+	warnings, err := bc.Config.DecodeRaw(bc.Path, raw, &cfg)
+	for _, w := range warnings {
+		if bc.Warn != nil {
+			bc.Warn(w)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var problems config.Problems
+	bad := func(path, format string, args ...any) {
+		problems = append(problems, bc.Config.Problemf(path, format, args...))
+	}
+	p := &Proxy{cfg: cfg, clusters: bc.Clusters, log: bc.Log, accessLogs: bc.AccessLogs}
+	if p.log == nil {
+		p.log = log.Nop()
+	}
+	for _, part := range strings.Split(cfg.DownstreamProtocol, ",") {
+		if part == "" && cfg.DownstreamProtocol != "" {
+			continue
+		}
+		switch normProto(part) {
+		case "Http1", "Auto":
+		default:
+			bad(config.Path(bc.Path, "downstream_protocol"), "protocol %q is not supported by this build yet (supported: Http1; Auto serves Http1)", strings.TrimSpace(part))
+		}
+	}
+	if up := cfg.UpstreamProtocol; up != "" {
+		if n := normProto(up); n != "Http1" && n != "Auto" {
+			bad(config.Path(bc.Path, "upstream_protocol"), "protocol %q is not supported by this build yet (supported: Http1)", up)
+		}
+	}
+	var opts HTTP1Options
+	for k, v := range cfg.ExtendConfig {
+		if normProto(k) != "Http1" {
+			continue
+		}
+		w, err := bc.Config.DecodeRaw(config.Path(bc.Path, "extend_config", k), v, &opts)
+		for _, x := range w {
+			if bc.Warn != nil {
+				bc.Warn(x)
+			}
+		}
+		if err != nil {
+			var ps config.Problems
+			if ok := asProblems(err, &ps); ok {
+				problems = append(problems, ps...)
+			} else {
+				bad(config.Path(bc.Path, "extend_config", k), "%v", err)
+			}
+		}
+	}
+	if opts.MaxHeaderSize < 0 {
+		bad(config.Path(bc.Path, "extend_config", "Http1", "max_header_size"), "must not be negative")
+	}
+	p.limits = http1.Limits{MaxHeaderBytes: opts.MaxHeaderSize}
+	p.maxBody = opts.MaxRequestBodySize
+
+	switch {
+	case cfg.RouterConfigName != "":
+		rc := bc.Config.RouterByName(cfg.RouterConfigName)
+		if rc == nil {
+			bad(config.Path(bc.Path, "router_config_name"), "unknown router %q (not in servers[0].routers)", cfg.RouterConfigName)
+			break
+		}
+		t, err := router.Build(rc, routerPath(bc.Config, cfg.RouterConfigName))
+		if err != nil {
+			var ps config.Problems
+			if asProblems(err, &ps) {
+				problems = append(problems, ps...)
+			} else {
+				bad(config.Path(bc.Path, "router_config_name"), "%v", err)
+			}
+		}
+		p.routes = t
+	case cfg.Cluster != "":
+		if bc.Config.ClusterByName(cfg.Cluster) == nil {
+			bad(config.Path(bc.Path, "cluster"), "unknown cluster %q (not in cluster_manager.clusters)", cfg.Cluster)
+		}
+	default:
+		bad(bc.Path, "the proxy needs router_config_name or cluster")
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	p.pools = newPools()
+	return p, nil
+}
+
+func routerPath(cfg *config.Config, name string) string {
+	if srv := cfg.Server(); srv != nil {
+		for i := range srv.Routers {
+			if srv.Routers[i].RouterConfigName == name {
+				return config.Path("servers", 0, "routers", i)
+			}
+		}
+	}
+	return "routers"
+}
+
+func asProblems(err error, ps *config.Problems) bool {
+	p, ok := err.(config.Problems)
+	if ok {
+		*ps = p
+	}
+	return ok
+}
+
+// ServeConn serves one downstream connection.
+func (p *Proxy) ServeConn(c *network.Conn) {
+	s := newH1Server(p, c)
+	s.serve()
+}
+
+func (p *Proxy) String() string { return fmt.Sprintf("proxy(%s)", p.cfg.RouterConfigName) }
+
+var _ network.Handler = (*Proxy)(nil)
