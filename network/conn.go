@@ -4,6 +4,7 @@ package network
 
 import (
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -27,14 +28,47 @@ type Conn struct {
 	IdleTimeout time.Duration
 
 	draining atomic.Bool
+	mu       sync.Mutex
+	idle     bool
 }
 
 // Draining reports whether the process asked this connection to finish:
 // request/response handlers close it at the next request boundary.
 func (c *Conn) Draining() bool { return c.draining.Load() }
 
-// SetDraining marks the connection as draining.
-func (c *Conn) SetDraining() { c.draining.Store(true) }
+// SetDraining marks the connection as draining and wakes it if it is idle
+// between requests (by expiring its read deadline), so a keep-alive
+// connection does not hold a graceful stop until the client gives up.
+func (c *Conn) SetDraining() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.draining.Store(true)
+	if c.idle {
+		c.Conn.SetReadDeadline(time.Now())
+	}
+}
+
+// EnterIdle is called by a handler before it waits for the next request.
+// It returns false when the connection is draining and should be closed
+// instead.
+func (c *Conn) EnterIdle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.draining.Load() {
+		return false
+	}
+	c.idle = true
+	return true
+}
+
+// ExitIdle is called when the wait for the next request ends. The caller
+// then resets its read deadline, which overrides one SetDraining may have
+// set meanwhile: a request that already arrived is served.
+func (c *Conn) ExitIdle() {
+	c.mu.Lock()
+	c.idle = false
+	c.mu.Unlock()
+}
 
 var connIDs atomic.Uint64
 

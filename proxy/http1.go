@@ -120,14 +120,9 @@ func (s *h1Server) fill(idle bool) error {
 	if s.r == s.w {
 		s.r, s.w = 0, 0
 		if idle {
-			s.releaseBuf()
-			if t := s.c.IdleTimeout; t > 0 {
-				s.c.SetReadDeadline(time.Now().Add(t))
-			}
-			if err := s.wait(); err != nil {
+			if err := s.waitIdle(); err != nil {
 				return err
 			}
-			s.c.SetReadDeadline(time.Time{})
 		}
 	}
 	if s.buf == nil {
@@ -152,6 +147,33 @@ func (s *h1Server) fill(idle bool) error {
 	}
 	if err == nil {
 		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// errDrained ends an idle connection during a graceful stop.
+var errDrained = errors.New("draining")
+
+// waitIdle waits for the next request without holding a buffer, honouring
+// the listener's idle timeout and waking up for a graceful stop.
+func (s *h1Server) waitIdle() error {
+	s.releaseBuf()
+	if !s.c.EnterIdle() {
+		return errDrained
+	}
+	if t := s.c.IdleTimeout; t > 0 {
+		s.c.SetReadDeadline(time.Now().Add(t))
+	}
+	err := s.wait()
+	s.c.ExitIdle()
+	s.c.SetReadDeadline(time.Time{})
+	if err != nil && s.c.Draining() && network.Alive(s.c.Conn) {
+		// Only the drain woke us and no request is queued.
+		return errDrained
+	}
+	if err != nil && s.c.Draining() {
+		// A request arrived just as the drain began: serve it.
+		return nil
 	}
 	return err
 }

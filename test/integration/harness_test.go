@@ -207,3 +207,14 @@ func expand(tmpl string, vars map[string]string) string {
 	}
 	return tmpl
 }
+
+var syscallTERM = syscall.SIGTERM
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
