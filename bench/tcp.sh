@@ -18,6 +18,8 @@
 #   MOSN          proxy binary [bin/mosn]
 #   NGINX=0       skip nginx even when it is installed
 #   KEEP_TMP=1    keep the temp dir (configs, logs) after the run
+#   NICE          nice value (and autogroup nice) of the benchmark's processes [-15 when
+#                 allowed (root), else 0; NICE=0 leaves priorities and sessions alone]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,6 +41,7 @@ PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 NGINX=${NGINX:-1}
 KEEP_TMP=${KEEP_TMP:-0}
+NICE=${NICE:-}
 
 die() {
 	echo "bench/tcp.sh: $*" >&2
@@ -50,8 +53,55 @@ command -v taskset >/dev/null || die "taskset not found (apt-get install -y util
 command -v go >/dev/null || die "go not found"
 CLK_TCK=$(getconf CLK_TCK)
 
+# Priority. Where allowed (root), every benchmark process runs at nice
+# NICE so that other work on a shared machine takes less CPU from the runs.
+# With autogroup scheduling (sched(7)) the kernel first shares a CPU between
+# sessions and nice only orders processes within one, so the script then
+# re-runs itself in a session of its own (for itself, the load generator and
+# the upstream) and starts each proxy in another, each at autogroup nice
+# NICE: one session holding processes on both CPUs would otherwise have its
+# share split between them.
+if [[ -z $NICE ]]; then
+	NICE=0
+	if nice -n -15 true 2>/dev/null; then
+		NICE=-15
+	fi
+fi
+AUTOGROUP=0
+if [[ $NICE != 0 && $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || true) == 1 &&
+	-e /proc/self/autogroup ]] && command -v setsid >/dev/null; then
+	AUTOGROUP=1
+fi
+if [[ $AUTOGROUP == 1 && -z ${BENCH_TCP_SESSION:-} ]]; then
+	BENCH_TCP_SESSION=1 setsid -w "${BASH_SOURCE[0]}" "$@" &
+	inner=$!
+	# The new session does not get the terminal's Ctrl-C: pass it on.
+	trap 'kill -TERM "$inner" 2>/dev/null || true' INT TERM
+	while :; do
+		rc=0
+		wait "$inner" || rc=$?
+		kill -0 "$inner" 2>/dev/null || exit "$rc"
+	done
+fi
+if [[ $AUTOGROUP == 1 ]]; then
+	echo "$NICE" >/proc/self/autogroup || die "cannot set the autogroup nice (NICE=0 to run without)"
+fi
+# set_prio PID: the autogroup nice of a process started in a new session.
+set_prio() {
+	if [[ $AUTOGROUP == 1 ]]; then
+		echo "$NICE" >"/proc/$1/autogroup" || die "cannot set the autogroup nice of pid $1"
+	fi
+}
+# Arrays, not functions: a backgrounded function would be a subshell, and $!
+# must be the pid of the process itself (setsid, taskset and nice exec it).
+ON_PROXY=(taskset -c "$PROXY_CPU" nice -n "$NICE")
+if [[ $AUTOGROUP == 1 ]]; then
+	ON_PROXY=(setsid "${ON_PROXY[@]}")
+fi
+ON_LOAD=(taskset -c "$LOAD_CPU" nice -n "$NICE")
+
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-tcp.XXXXXX")
-UP_PID="" MOSN_PID="" NGX_PID=""
+UP_PID="" MOSN_PID="" NGX_PID="" LOAD_PID=""
 FAILED=0
 
 # stop_pid PID SIGNAL: signal a process we started and wait up to 5 s for it.
@@ -74,6 +124,7 @@ stop_pid() {
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
+	stop_pid "$LOAD_PID" TERM
 	stop_pid "$MOSN_PID" INT
 	stop_pid "$NGX_PID" TERM
 	stop_pid "$UP_PID" TERM
@@ -97,7 +148,7 @@ UP_ADDR=127.0.0.1:$UP_PORT
 MOSN_ADDR=127.0.0.1:$MOSN_PORT
 NGX_ADDR=127.0.0.1:$NGX_PORT
 
-taskset -c "$LOAD_CPU" "$TCPLOAD" serve -addr "$UP_ADDR" 2>"$TMP/upstream.log" &
+"${ON_LOAD[@]}" "$TCPLOAD" serve -addr "$UP_ADDR" 2>"$TMP/upstream.log" &
 UP_PID=$!
 "$TCPLOAD" wait -addr "$UP_ADDR" || die "the upstream server did not start: $(cat "$TMP/upstream.log")"
 
@@ -123,12 +174,16 @@ cat >"$TMP/mosn/mosn.json" <<EOF
   }
 }
 EOF
-taskset -c "$PROXY_CPU" "$MOSN" start -c "$TMP/mosn/mosn.json" >"$TMP/mosn/stdout.log" 2>&1 &
+"${ON_PROXY[@]}" "$MOSN" start -c "$TMP/mosn/mosn.json" >"$TMP/mosn/stdout.log" 2>&1 &
 MOSN_PID=$!
 if ! "$TCPLOAD" wait -addr "$MOSN_ADDR" || ! kill -0 "$MOSN_PID" 2>/dev/null; then
 	cat "$TMP/mosn/stdout.log" "$TMP/mosn/mosn.log" 2>/dev/null >&2 || true
 	die "bin/mosn did not start (output above)"
 fi
+# The CPU figures read /proc/$MOSN_PID: make sure that is the proxy itself.
+comm=$(cat "/proc/$MOSN_PID/comm")
+[[ $comm == "$(basename "$MOSN" | cut -c1-15)" ]] || die "pid $MOSN_PID is $comm, not $MOSN"
+set_prio "$MOSN_PID" # only now: before its exec, the pid was still in our session
 MOSN_VERSION=$("$MOSN" version 2>/dev/null || echo unknown)
 
 # nginx's stream module is dynamic on Debian (libnginx-mod-stream): load it
@@ -172,13 +227,14 @@ EOF
 		NGX_NOTE="nginx rejected the config: $(tr '\n' ' ' <"$TMP/nginx/test.log")"
 		return 1
 	fi
-	taskset -c "$PROXY_CPU" nginx -p "$TMP/nginx/" "${elog[@]}" -c "$TMP/nginx/nginx.conf" \
+	"${ON_PROXY[@]}" nginx -p "$TMP/nginx/" "${elog[@]}" -c "$TMP/nginx/nginx.conf" \
 		>"$TMP/nginx/stdout.log" 2>&1 &
 	NGX_PID=$!
 	if ! "$TCPLOAD" wait -addr "$NGX_ADDR" || ! kill -0 "$NGX_PID" 2>/dev/null; then
 		NGX_NOTE="nginx did not start: $(cat "$TMP/nginx/stdout.log" "$TMP/nginx/logs/error.log" 2>/dev/null | tr '\n' ' ')"
 		return 1
 	fi
+	set_prio "$NGX_PID"
 	NGX_VERSION=$(nginx -v 2>&1 | sed 's/.*nginx\///')
 }
 TARGETS=(direct ours)
@@ -200,19 +256,21 @@ pids_of() {
 	esac
 }
 
-# runq_ns PID...: nanoseconds the processes' threads have spent runnable but
-# waiting for a CPU (the third field of schedstat is the run count). On a
-# shared machine this shows how much of a run a process was starved.
-runq_ns() {
-	local total=0 p f
+# sched_ns PID...: "ON_CPU WAITING" nanoseconds summed over the processes'
+# threads (schedstat: time on a CPU, time runnable but waiting for a CPU).
+# The first is the precise twin of /proc/PID/stat's tick count; the second
+# shows how much a shared machine starved a process during a run.
+sched_ns() {
+	local run=0 wait=0 p f
 	local -a v
 	for p in "$@"; do
 		for f in /proc/"$p"/task/*/schedstat; do
 			read -r -a v 2>/dev/null <"$f" || continue
-			total=$((total + v[1]))
+			run=$((run + v[0]))
+			wait=$((wait + v[1]))
 		done
 	done
-	echo "$total"
+	echo "$run $wait"
 }
 
 # cpu_ticks PID...: user+system clock ticks used so far by the processes.
@@ -246,14 +304,20 @@ measure() {
 	local -a pids
 	shift 2
 	read -r -a pids <<<"$(pids_of "$target")"
-	local q0 q1 u0 u1
+	local r0 q0 r1 q1 u0 u1 _
 	t0=$(cpu_ticks "${pids[@]}")
-	q0=$(runq_ns "${pids[@]}")
-	u0=$(runq_ns "$UP_PID")
-	out=$(taskset -c "$LOAD_CPU" "$TCPLOAD" "$@" -addr "$(addr_of "$target")" 2>"$TMP/run.err") || rc=$?
+	read -r r0 q0 <<<"$(sched_ns "${pids[@]}")"
+	read -r _ u0 <<<"$(sched_ns "$UP_PID")"
+	# In the background and waited for, so that a signal stops the script
+	# at once rather than after the run.
+	"${ON_LOAD[@]}" "$TCPLOAD" "$@" -addr "$(addr_of "$target")" >"$TMP/run.out" 2>"$TMP/run.err" &
+	LOAD_PID=$!
+	wait "$LOAD_PID" || rc=$?
+	LOAD_PID=""
+	out=$(<"$TMP/run.out")
 	t1=$(cpu_ticks "${pids[@]}")
-	q1=$(runq_ns "${pids[@]}")
-	u1=$(runq_ns "$UP_PID")
+	read -r r1 q1 <<<"$(sched_ns "${pids[@]}")"
+	read -r _ u1 <<<"$(sched_ns "$UP_PID")"
 	if [[ -s $TMP/run.err ]]; then
 		sed "s/^/  $scen via $target: /" "$TMP/run.err" >&2
 		cat "$TMP/run.err" >>"$TMP/tcpload.err"
@@ -264,7 +328,12 @@ measure() {
 		line="RESULT failures=all"
 	fi
 	R[$scen,$target,line]=$line
-	R[$scen,$target,cpu]=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", d / hz }')
+	R[$scen,$target,statcpu]=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", d / hz }')
+	R[$scen,$target,cpu]=$(awk -v d=$((r1 - r0)) 'BEGIN { printf "%.4f", d / 1e9 }')
+	if [[ $r1 == 0 ]]; then
+		# No schedstat (a kernel without CONFIG_SCHED_INFO): ticks only.
+		R[$scen,$target,cpu]=${R[$scen,$target,statcpu]}
+	fi
 	R[$scen,$target,runq]=$(awk -v d=$((q1 - q0)) 'BEGIN { printf "%.3f", d / 1e9 }')
 	R[$scen,$target,uprunq]=$(awk -v d=$((u1 - u0)) 'BEGIN { printf "%.3f", d / 1e9 }')
 	local fails
@@ -277,8 +346,9 @@ measure() {
 		echo "  $target died during $scen; its logs are in $TMP" >&2
 		FAILED=1
 	fi
-	printf '  %-12s %-7s %s proxy_cpu_s=%s proxy_runq_s=%s upstream_runq_s=%s\n' "$scen" "$target" "${line#RESULT }" \
-		"${R[$scen,$target,cpu]}" "${R[$scen,$target,runq]}" "${R[$scen,$target,uprunq]}"
+	printf '  %-12s %-7s %s proxy_cpu_s=%s proxy_stat_cpu_s=%s proxy_runq_s=%s upstream_runq_s=%s\n' \
+		"$scen" "$target" "${line#RESULT }" "${R[$scen,$target,cpu]}" "${R[$scen,$target,statcpu]}" \
+		"${R[$scen,$target,runq]}" "${R[$scen,$target,uprunq]}"
 }
 
 # The scenarios: name, kind, tcpload arguments.
@@ -295,6 +365,11 @@ echo
 echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- pinning: proxies (mosn, nginx) on CPU $PROXY_CPU; upstream server and load generator share CPU $LOAD_CPU" \
 	"(Go sizes GOMAXPROCS from the affinity, so each Go process runs with GOMAXPROCS=1)"
+if [[ $AUTOGROUP == 1 ]]; then
+	echo "- priority: nice $NICE; the proxies, and the load generator with the upstream, run in sessions (autogroups) of their own at autogroup nice $NICE"
+else
+	echo "- priority: every benchmark process runs at nice $NICE"
+fi
 echo "- ours: $MOSN_VERSION, log level WARN, no access log"
 if [[ " ${TARGETS[*]} " == *" nginx "* ]]; then
 	echo "- nginx: $NGX_VERSION, stream proxy_pass, 1 worker, default buffers"
@@ -307,7 +382,7 @@ echo
 # A short untimed warm-up per target so that no target pays for first-use
 # costs (page faults, Go heap growth) inside a measured run.
 for target in "${TARGETS[@]}"; do
-	taskset -c "$LOAD_CPU" "$TCPLOAD" rr -c 4 -d 1s -size "$SIZE" -addr "$(addr_of "$target")" >/dev/null 2>&1 || true
+	"${ON_LOAD[@]}" "$TCPLOAD" rr -c 4 -d 1s -size "$SIZE" -addr "$(addr_of "$target")" >/dev/null 2>&1 || true
 done
 
 echo "Runs:"
@@ -409,11 +484,13 @@ for s in "${SCENARIOS[@]}"; do
 	echo "$row"
 done
 echo
-echo "The CPU columns are the proxy process's user+system CPU time over the run (/proc/PID/stat," \
-	"1/$CLK_TCK s ticks) divided by the work done. In brackets, as shares of the run's wall time:" \
-	"busy = that CPU time, runq = time the proxy was runnable but waiting for a CPU taken by other" \
-	"processes (/proc/PID/task/*/schedstat). A high runq means the throughput figure is starved by" \
-	"machine noise; the CPU-per-work figure is the one to trust then."
+echo "The CPU columns are the proxy's CPU time over the run divided by the work done: the on-CPU" \
+	"nanoseconds of all its threads from /proc/PID/task/*/schedstat (the runs above also show" \
+	"proxy_stat_cpu_s, user+system from /proc/PID/stat in 1/$CLK_TCK s ticks, which agrees but is coarse)." \
+	"In brackets, as shares of the run's wall time: busy = that CPU time; runq = time the proxy's threads" \
+	"were runnable but waiting for the CPU (held by other processes, or by the proxy's own other threads:" \
+	"summed over threads, it can pass 100%). A high runq with a low busy means machine noise starved" \
+	"the throughput figure; the CPU-per-work figure is the one to trust then."
 
 if [[ $FAILED != 0 ]]; then
 	echo

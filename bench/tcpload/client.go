@@ -124,17 +124,19 @@ func bulkConn(addr string, up, down uint64) (uint64, error) {
 	return got + acked, nil
 }
 
-// progressConn fails a Read or Write that makes no progress for ioTimeout,
-// so that a stalled bulk transfer of any size ends as a failure.
+// progressConn fails a bulk transfer that makes no progress in either
+// direction for ioTimeout, whatever its size. Every Read or Write pushes
+// both deadlines, because a pending Read (the upload's ack) must not time
+// out while the upload is still moving.
 type progressConn struct{ net.Conn }
 
 func (c progressConn) Read(b []byte) (int, error) {
-	c.SetReadDeadline(time.Now().Add(ioTimeout))
+	c.SetDeadline(time.Now().Add(ioTimeout))
 	return c.Conn.Read(b)
 }
 
 func (c progressConn) Write(b []byte) (int, error) {
-	c.SetWriteDeadline(time.Now().Add(ioTimeout))
+	c.SetDeadline(time.Now().Add(ioTimeout))
 	return c.Conn.Write(b)
 }
 
