@@ -34,6 +34,12 @@ type h1Server struct {
 	req    reqView
 	resp   *http1.Header // the response head being logged, or nil
 	lookup func(string) (string, bool)
+
+	// Per attempt: whether a failed exchange may be sent again, and the
+	// route's retry policy for 5xx answers.
+	allowRetry bool
+	allow5xx   bool
+	policy     router.RetryPolicy
 }
 
 func newH1Server(p *Proxy, c *network.Conn) *h1Server {
@@ -282,7 +288,10 @@ func (s *h1Server) handle() bool {
 	var route *router.Route
 	clusterName := s.p.cfg.Cluster
 	timeout := DefaultTimeout
-	var retries uint32
+	// Connect failures are retried on another host like MOSN does, even
+	// without a retry policy.
+	s.policy = router.RetryPolicy{}
+	retries := s.policy.MaxRetries()
 	if s.p.routes != nil {
 		route = s.p.routes.Match(&s.req)
 		if route == nil {
@@ -300,9 +309,8 @@ func (s *h1Server) handle() bool {
 		if t := route.Timeout(); t > 0 {
 			timeout = t
 		}
-		if rp := route.Retry(); rp.On {
-			retries = rp.NumRetries
-		}
+		s.policy = route.Retry()
+		retries = s.policy.MaxRetries()
 	}
 	s.info.UpstreamCluster = clusterName
 	cl := s.p.clusters.Get(clusterName)
@@ -345,10 +353,11 @@ func (s *h1Server) handle() bool {
 			return s.replyAfterBody(503, keep, "upstream connect error")
 		}
 		h.RequestStart()
+		s.allowRetry = attempt < retries && bodyless
+		s.allow5xx = attempt < s.policy.NumRetries && bodyless
 		res := s.exchange(uc, route, deadline, keep)
 		h.RequestEnd()
-		if res == exRetry && (bodyless || attempt < retries) {
-			uc.close()
+		if res == exRetry {
 			if !reused {
 				lbctx.Exclude = h
 			}
@@ -458,6 +467,11 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 	}
 	s.info.ResponseReceivedDuration = time.Since(s.info.StartTime)
 	resp := uc.parser.Header()
+	if s.allow5xx && s.policy.RetryStatus(resp.Status()) {
+		s.p.log.Debugf("[proxy] [http1] retrying after status %d from %s", resp.Status(), uc.host.Address())
+		uc.close()
+		return exRetry
+	}
 	s.resp = resp
 	s.info.ResponseCode = resp.Status()
 	rframing := uc.parser.Framing()
@@ -611,7 +625,7 @@ func (s *h1Server) forwardBody(uc *upConn, chunked bool) error {
 // any response byte reached the downstream.
 func (s *h1Server) upstreamFailed(uc *upConn, err error, consumed bool) exResult {
 	uc.close()
-	if !consumed && !errors.Is(err, os.ErrDeadlineExceeded) {
+	if !consumed && s.allowRetry && !errors.Is(err, os.ErrDeadlineExceeded) {
 		return exRetry
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {

@@ -483,12 +483,13 @@ func (b *builder) action(r *Route, a *config.RouteAction, path string) {
 		}
 		r.prefixRewrite, r.hasPrefixRewrite = a.PrefixRewrite, true
 	}
-	if rr := a.RegexRewrite; rr != nil && a.PrefixRewrite == "" {
+	if rr := a.RegexRewrite; rr != nil {
 		if rr.Pattern.Regex == "" {
 			b.errorf(config.Path(path, "regex_rewrite", "pattern", "regex"), "a regex is required")
 		} else if re, err := regexp.Compile(rr.Pattern.Regex); err != nil {
 			b.errorf(config.Path(path, "regex_rewrite", "pattern", "regex"), "invalid regex: %v", err)
-		} else {
+		} else if !r.hasPrefixRewrite {
+			// MOSN applies prefix_rewrite when both are set.
 			r.regexRewrite, r.regexSubst = re, envoySubstitution(rr.Substitution)
 		}
 	}

@@ -325,3 +325,21 @@ func TestNameAndPath(t *testing.T) {
 		t.Errorf("unnamed vhost: got name %q vhost %q", r.Name(), r.VirtualHost())
 	}
 }
+
+func TestMatchDoesNotAllocate(t *testing.T) {
+	small, rpc, order := smallTable(t), rpcTable(t), orderTable(t)
+	for _, c := range []struct {
+		tab *Table
+		req Request
+	}{
+		{small, httpReq("www.example.com:8080", "/index.html", "upgrade", "h2c")},
+		{small, httpReq("api.example.com", "/user/12")},
+		{rpc, rpcReq("service", "com.example.Service9:1.0")},
+		{order, httpReq("h", "/q7")},
+		{order, httpReq("h", "/ci3")},
+	} {
+		if n := testing.AllocsPerRun(100, func() { c.tab.Match(c.req) }); n != 0 {
+			t.Errorf("Match(%q %q) allocates %v times", c.req.Host(), c.req.Path(), n)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -170,5 +171,43 @@ func TestLogReopen(t *testing.T) {
 	old, _ := os.ReadFile(path + ".1")
 	if !strings.Contains(string(old), "state changed to 6") {
 		t.Errorf("rotated log lacks the start-up lines: %q", old)
+	}
+}
+
+// TestDemo: "mosn start" without -c serves the built-in demo on its fixed
+// ports (127.0.0.1:2045 -> built-in upstream on 2046, admin on 34901).
+func TestDemo(t *testing.T) {
+	for _, port := range []int{2045, 2046, 34901} {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Skipf("the demo's port %d is taken on this machine (%v); the demo cannot run here", port, err)
+		}
+		ln.Close()
+	}
+	dir := t.TempDir()
+	p := &proc{t: t, dir: dir, out: &syncBuffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(mosnBin, "start")
+	p.cmd.Dir = dir
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		p.cmd.Process.Signal(syscall.SIGINT)
+		<-p.exited
+	})
+	p.waitListening("127.0.0.1:34901")
+	if code, body := httpGet(t, "http://127.0.0.1:2045/hi"); code != 200 || !strings.Contains(body, "demo upstream (GET /hi)") {
+		t.Fatalf("demo through the proxy: %d %q", code, body)
+	}
+	// mosn stop finds the demo through mosn.pid in the working directory.
+	cmd := exec.Command(mosnBin, "stop")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mosn stop: %v\n%s", err, out)
+	}
+	if code := p.wait(15 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
 	}
 }

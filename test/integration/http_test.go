@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +36,7 @@ const httpConfig = `{
         "request_headers_to_add": [{"header": {"key": "x-added", "value": "yes"}}],
         "response_headers_to_add": [{"header": {"key": "x-proxy", "value": "mosn"}}]}},
       {"match": {"prefix": "/slow"}, "route": {"cluster_name": "web", "timeout": "300ms"}},
+      {"match": {"prefix": "/flaky"}, "route": {"cluster_name": "web", "retry_policy": {"retry_on": true, "num_retries": 2}}},
       {"match": {"prefix": "/dead"}, "route": {"cluster_name": "dead"}},
       {"match": {"prefix": "/"}, "route": {"cluster_name": "web"}}
     ]}]}]
@@ -131,6 +133,43 @@ func TestHTTPRouting(t *testing.T) {
 				t.Fatalf("header %s = %q, want %q", tc.header, resp.Header.Get(tc.header), tc.headerWant)
 			}
 		})
+	}
+}
+
+// TestHTTPRetry5xx: with a retry policy a 503 is retried, up to
+// num_retries times, and the last answer is relayed.
+func TestHTTPRetry5xx(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	base, _, _ := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls[r.URL.Path]++
+		n := calls[r.URL.Path]
+		mu.Unlock()
+		fail := 2
+		if r.URL.Path == "/flaky/always" {
+			fail = 100
+		}
+		if n <= fail {
+			w.WriteHeader(503)
+			fmt.Fprintf(w, "fail %d", n)
+			return
+		}
+		fmt.Fprintf(w, "ok after %d", n)
+	}))
+	if code, body := httpGet(t, base+"/flaky/twice"); code != 200 || body != "ok after 3" {
+		t.Fatalf("flaky: %d %q, want 200 after two retries", code, body)
+	}
+	if code, body := httpGet(t, base+"/flaky/always"); code != 503 || body != "fail 3" {
+		t.Fatalf("always failing: %d %q, want the third 503 relayed", code, body)
+	}
+	// Without a retry policy a 503 is relayed at once.
+	code, body := httpGet(t, base+"/plain")
+	mu.Lock()
+	n := calls["/plain"]
+	mu.Unlock()
+	if code != 503 || n != 1 {
+		t.Fatalf("plain: %d %q after %d calls, want the first 503", code, body, n)
 	}
 }
 
