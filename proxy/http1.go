@@ -274,9 +274,8 @@ func (s *h1Server) handle() bool {
 	framing := s.parser.Framing()
 	s.body.Reset(framing, s.p.limits)
 
-	if s.parser.Upgrade() != nil || s.parser.Tunnel() {
-		s.info.ResponseFlags |= accesslog.NoRouteFound
-		s.localReply(501, false, "upgrades and CONNECT are not supported by this proxy yet")
+	if string(hdr.Method()) == "CONNECT" {
+		s.localReply(501, false, "CONNECT is not supported by this proxy")
 		return false
 	}
 	if s.p.maxBody > 0 && framing.Kind == http1.BodyLength && framing.Length > s.p.maxBody {
@@ -410,6 +409,14 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 		}
 	}
 	uc.out = appendFields(uc.out, hdr)
+	upgrade := s.parser.Upgrade()
+	if upgrade != nil {
+		// Upgrade and Connection are hop-by-hop, but a protocol switch
+		// (websocket) must reach the upstream to happen at all.
+		uc.out = append(uc.out, "Connection: Upgrade\r\nUpgrade: "...)
+		uc.out = append(uc.out, upgrade...)
+		uc.out = append(uc.out, '\r', '\n')
+	}
 	chunked := framing.Kind == http1.BodyChunked
 	uc.out = appendFraming(uc.out, framing, chunked)
 	uc.out = append(uc.out, '\r', '\n')
@@ -467,6 +474,9 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 	}
 	s.info.ResponseReceivedDuration = time.Since(s.info.StartTime)
 	resp := uc.parser.Header()
+	if upgrade != nil && resp.Status() == 101 {
+		return s.tunnel(uc, resp)
+	}
 	if s.allow5xx && s.policy.RetryStatus(resp.Status()) {
 		s.p.log.Debugf("[proxy] [http1] retrying after status %d from %s", resp.Status(), uc.host.Address())
 		uc.close()
@@ -568,6 +578,48 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 }
 
 func (s *h1Server) bodyTimeout() time.Duration { return DefaultTimeout }
+
+// tunnel relays a 101 Switching Protocols answer and then carries bytes
+// both ways until either side closes (websocket and other upgrades).
+func (s *h1Server) tunnel(uc *upConn, resp *http1.Header) exResult {
+	s.info.ResponseCode = 101
+	s.out = append(s.out[:0], "HTTP/1.1 101 "...)
+	s.out = append(s.out, resp.Reason()...)
+	s.out = append(s.out, '\r', '\n')
+	s.out = appendFields(s.out, resp)
+	if up, ok := resp.Get("upgrade"); ok {
+		s.out = append(s.out, "Connection: Upgrade\r\nUpgrade: "...)
+		s.out = append(s.out, up...)
+		s.out = append(s.out, '\r', '\n')
+	}
+	s.out = append(s.out, '\r', '\n')
+	// Bytes the upstream sent right after its 101 belong to the new
+	// protocol, as do bytes the client sent after its request.
+	if uc.buf != nil && uc.r < uc.w {
+		s.out = append(s.out, uc.in()...)
+		uc.r = uc.w
+	}
+	if _, err := s.c.Write(s.out); err != nil {
+		uc.close()
+		return exFailed
+	}
+	s.out = s.out[:0]
+	if s.buf != nil && s.r < s.w {
+		if _, err := uc.Write((*s.buf)[s.r:s.w]); err != nil {
+			uc.close()
+			return exFailed
+		}
+		s.r = s.w
+	}
+	uc.SetDeadline(time.Time{})
+	s.logAccess(s.info.StartTime)
+	s.releaseBuf()
+	uc.release()
+	res := network.Pipe(s.c.Conn, uc.Conn, s.c.IdleTimeout)
+	uc.host.ConnEnd()
+	s.info.BytesReceived, s.info.BytesSent = uint64(res.Sent), uint64(res.Received)
+	return exDoneClose
+}
 
 var (
 	errDownstream = errors.New("downstream connection failed")

@@ -3,6 +3,8 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -329,5 +331,57 @@ func TestHTTPAccessLog(t *testing.T) {
 	b := readFile(t, filepath.Join(dir, "access.log"))
 	if !strings.Contains(b, "marker 200 5 ") {
 		t.Fatalf("access log %q lacks %q", b, "marker 200 5 ")
+	}
+}
+
+// TestHTTPWebsocketUpgrade: an Upgrade: websocket request is passed on,
+// the 101 comes back, and bytes then flow both ways through the tunnel.
+func TestHTTPWebsocketUpgrade(t *testing.T) {
+	base, _, _ := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || !strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade") {
+			http.Error(w, "not an upgrade: "+r.Header.Get("Connection"), 400)
+			return
+		}
+		h := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+		conn, brw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+			base64.StdEncoding.EncodeToString(h[:]))
+		// Echo every byte, upper-cased, until the client closes.
+		buf := make([]byte, 1024)
+		for {
+			n, err := brw.Read(buf)
+			if n > 0 {
+				conn.Write(bytes.ToUpper(buf[:n]))
+			}
+			if err != nil {
+				return
+			}
+		}
+	}))
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 101 || resp.Header.Get("Sec-WebSocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+		t.Fatalf("handshake: %d %v", resp.StatusCode, resp.Header)
+	}
+	for _, msg := range []string{"hello", "through the proxy"} {
+		c.Write([]byte(msg))
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != strings.ToUpper(msg) {
+			t.Fatalf("echo %q: %q, %v", msg, got, err)
+		}
 	}
 }
