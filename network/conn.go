@@ -30,6 +30,20 @@ type Conn struct {
 	draining atomic.Bool
 	mu       sync.Mutex
 	idle     bool
+	onDrain  func()
+}
+
+// OnDrain registers f to run (once, on its own goroutine) when the
+// connection starts draining; multiplexing handlers use it to send their
+// protocol's GOAWAY and finish the streams they have.
+func (c *Conn) OnDrain(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.draining.Load() {
+		go f()
+		return
+	}
+	c.onDrain = f
 }
 
 // Draining reports whether the process asked this connection to finish:
@@ -42,9 +56,14 @@ func (c *Conn) Draining() bool { return c.draining.Load() }
 func (c *Conn) SetDraining() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.draining.Store(true)
+	if c.draining.Swap(true) {
+		return
+	}
 	if c.idle {
 		c.Conn.SetReadDeadline(time.Now())
+	}
+	if c.onDrain != nil {
+		go c.onDrain()
 	}
 }
 

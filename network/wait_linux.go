@@ -74,3 +74,55 @@ func Alive(c net.Conn) bool {
 	})
 	return err == nil && alive
 }
+
+// PeekPrefix waits until c has at least len(want) bytes queued or the
+// queued bytes stop being a prefix of want, without consuming anything.
+// It reports whether the connection starts with want. Read deadlines
+// apply while waiting.
+func PeekPrefix(c net.Conn, want []byte) (bool, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false, nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	buf := make([]byte, len(want))
+	var (
+		match bool
+		perr  syscall.Errno
+	)
+	err = rc.Read(func(fd uintptr) bool {
+		n, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)),
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		switch errno {
+		case syscall.EAGAIN:
+			return false
+		case 0:
+		default:
+			perr = errno
+			return true
+		}
+		if n == 0 { // EOF: the following Read reports it
+			return true
+		}
+		got := buf[:n]
+		if string(got) != string(want[:n]) {
+			return true
+		}
+		if int(n) == len(want) {
+			match = true
+			return true
+		}
+		// A matching but short prefix: wait for more bytes.
+		return false
+	})
+	if err != nil {
+		return false, err
+	}
+	if perr != 0 {
+		return false, perr
+	}
+	return match, nil
+}

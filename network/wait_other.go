@@ -10,3 +10,7 @@ func NewReadWaiter(net.Conn) func() error { return func() error { return nil } }
 
 // Alive cannot look without blocking here; it trusts the connection.
 func Alive(net.Conn) bool { return true }
+
+// PeekPrefix cannot peek here; it reports no match, so protocol detection
+// falls back to the first protocol.
+func PeekPrefix(net.Conn, []byte) (bool, error) { return false, nil }

@@ -510,8 +510,9 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 	// Response body, streamed.
 	uc.body.Reset(rframing, s.p.limits)
 	var sent uint64
+	starved := false
 	for !uc.body.Done() && rframing.Kind != http1.BodyNone {
-		if uc.r == uc.w || uc.buf == nil {
+		if uc.r == uc.w || uc.buf == nil || starved {
 			if len(s.out) > 0 {
 				if _, err := s.c.Write(s.out); err != nil {
 					uc.close()
@@ -539,6 +540,7 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 			}
 		})
 		uc.r += n
+		starved = n == 0
 		if err != nil {
 			uc.close()
 			s.info.ResponseFlags |= accesslog.UpstreamConnectionTermination
@@ -630,8 +632,12 @@ var (
 // chunked bodies (extensions dropped, trailers kept).
 func (s *h1Server) forwardBody(uc *upConn, chunked bool) error {
 	var got uint64
+	starved := false
 	for {
-		if s.r == s.w {
+		// Read more when nothing is buffered, or when what is buffered is
+		// an incomplete piece the decoder cannot use yet (a partial chunk
+		// size line).
+		if s.r == s.w || starved {
 			if err := uc.flush(); err != nil {
 				return err
 			}
@@ -651,6 +657,7 @@ func (s *h1Server) forwardBody(uc *upConn, chunked bool) error {
 			}
 		})
 		s.r += n
+		starved = n == 0 && !done
 		if err != nil {
 			return errBadBody
 		}
@@ -738,16 +745,15 @@ func (s *h1Server) localReply(status int, keep bool, body string) {
 	s.out = append(s.out, ' ')
 	s.out = append(s.out, http1.StatusText(status)...)
 	s.out = append(s.out, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
-	s.out = strconv.AppendInt(s.out, int64(len(body)+1), 10)
+	s.out = strconv.AppendInt(s.out, int64(len(body)), 10)
 	if !keep {
 		s.out = append(s.out, "\r\nConnection: close"...)
 	}
 	s.out = append(s.out, "\r\n\r\n"...)
 	s.out = append(s.out, body...)
-	s.out = append(s.out, '\n')
 	s.c.Write(s.out)
 	s.out = s.out[:0]
-	s.info.BytesSent = uint64(len(body) + 1)
+	s.info.BytesSent = uint64(len(body))
 }
 
 func (s *h1Server) logAccess(start time.Time) {

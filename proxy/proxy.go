@@ -70,6 +70,10 @@ type Proxy struct {
 	limits     http1.Limits
 	maxBody    int64
 	pools      *pools
+	// Downstream protocols served: HTTP/1, HTTP/2 (h2c prior knowledge),
+	// or both told apart by the HTTP/2 preface (Auto).
+	h1, h2 bool
+	http2  *h2
 }
 
 func normProto(p string) string {
@@ -109,15 +113,29 @@ func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
 			continue
 		}
 		switch normProto(part) {
-		case "Http1", "Auto":
+		case "Http1":
+			p.h1 = true
+		case "Http2":
+			p.h2 = true
+		case "Auto":
+			p.h1, p.h2 = true, true
 		default:
-			bad(config.Path(bc.Path, "downstream_protocol"), "protocol %q is not supported by this build yet (supported: Http1; Auto serves Http1)", strings.TrimSpace(part))
+			bad(config.Path(bc.Path, "downstream_protocol"), "protocol %q is not supported by this build yet (supported: Http1, Http2, Auto)", strings.TrimSpace(part))
 		}
 	}
-	if up := cfg.UpstreamProtocol; up != "" {
-		if n := normProto(up); n != "Http1" && n != "Auto" {
-			bad(config.Path(bc.Path, "upstream_protocol"), "protocol %q is not supported by this build yet (supported: Http1)", up)
+	upH2 := false
+	switch up := normProto(cfg.UpstreamProtocol); up {
+	case "Auto":
+		// Each downstream protocol is forwarded as itself.
+		upH2 = true
+	case "Http1":
+	case "Http2":
+		upH2 = true
+		if p.h1 {
+			bad(config.Path(bc.Path, "upstream_protocol"), "HTTP/1 to HTTP/2 conversion is not supported by this build yet")
 		}
+	default:
+		bad(config.Path(bc.Path, "upstream_protocol"), "protocol %q is not supported by this build yet (supported: Http1, Http2)", cfg.UpstreamProtocol)
 	}
 	var opts HTTP1Options
 	for k, v := range cfg.ExtendConfig {
@@ -173,6 +191,9 @@ func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
 		return nil, problems
 	}
 	p.pools = newPools()
+	if p.h2 {
+		p.http2 = newH2(p, upH2)
+	}
 	return p, nil
 }
 
@@ -197,8 +218,27 @@ func asProblems(err error, ps *config.Problems) bool {
 
 // ServeConn serves one downstream connection.
 func (p *Proxy) ServeConn(c *network.Conn) {
-	s := newH1Server(p, c)
-	s.serve()
+	switch {
+	case p.h2 && !p.h1:
+		p.http2.serve(c)
+	case p.h2 && p.h1:
+		if t := c.IdleTimeout; t > 0 {
+			c.SetReadDeadline(time.Now().Add(t))
+		}
+		isH2, err := network.PeekPrefix(c.Conn, http2Preface)
+		c.SetReadDeadline(time.Time{})
+		if err != nil {
+			c.Close()
+			return
+		}
+		if isH2 {
+			p.http2.serve(c)
+			return
+		}
+		newH1Server(p, c).serve()
+	default:
+		newH1Server(p, c).serve()
+	}
 }
 
 func (p *Proxy) String() string { return fmt.Sprintf("proxy(%s)", p.cfg.RouterConfigName) }

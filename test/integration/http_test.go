@@ -448,3 +448,34 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// TestHTTPSplitChunks: a chunked body whose size lines arrive in pieces
+// (the client pauses in the middle of "5\r\n") is still forwarded whole.
+func TestHTTPSplitChunks(t *testing.T) {
+	base, _, _ := startHTTP(t, http.HandlerFunc(echoHandler))
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	parts := []string{
+		"POST /sum HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5",
+		"\r\nhel", "lo\r\n", "6", "\r\n world\r\n0\r", "\n\r\n",
+	}
+	for _, p := range parts {
+		if _, err := c.Write([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	sum := sha256.Sum256([]byte("hello world"))
+	if want := fmt.Sprintf("11 %x", sum); string(b) != want {
+		t.Fatalf("%q, want %q", b, want)
+	}
+}

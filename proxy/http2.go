@@ -1,0 +1,403 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"sync"
+	"time"
+
+	"mosn.dev/proxy/accesslog"
+	"mosn.dev/proxy/network"
+	"mosn.dev/proxy/router"
+	"mosn.dev/proxy/upstream"
+)
+
+// http2Preface starts every HTTP/2 connection with prior knowledge.
+var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+
+// h2 serves HTTP/2 (h2c, prior knowledge) downstream connections through
+// the standard library's HTTP/2 server, and forwards requests with
+// net/http transports (HTTP/1.1 or h2c upstream), choosing the host with
+// the cluster's load balancer for every request.
+type h2 struct {
+	p       *Proxy
+	rp      *httputil.ReverseProxy
+	up1     *http.Transport
+	up2     *http.Transport
+	useH2Up bool
+}
+
+type choiceKey struct{}
+
+// choice travels in the request context from ServeHTTP to the transport.
+type choice struct {
+	cl      *upstream.Cluster
+	lbctx   upstream.LBContext
+	retries uint32
+	host    *upstream.Host
+	info    *accesslog.Info
+	timeout time.Duration
+}
+
+func newH2(p *Proxy, upstreamH2 bool) *h2 {
+	x := &h2{p: p, useH2Up: upstreamH2}
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		ch, _ := ctx.Value(choiceKey{}).(*choice)
+		if ch == nil || ch.host == nil {
+			return nil, errors.New("no upstream host chosen")
+		}
+		h := ch.host
+		h.ConnStart()
+		c, err := ch.cl.Dial(ctx, h)
+		if err != nil {
+			h.ConnEnd()
+			return nil, err
+		}
+		return &countedConn{Conn: c, host: h}, nil
+	}
+	var p1, p2 http.Protocols
+	p1.SetHTTP1(true)
+	p2.SetUnencryptedHTTP2(true)
+	x.up1 = &http.Transport{DialContext: dial, Protocols: &p1, MaxIdleConnsPerHost: maxIdlePerHost, IdleConnTimeout: 90 * time.Second}
+	x.up2 = &http.Transport{DialContext: dial, Protocols: &p2, MaxIdleConnsPerHost: maxIdlePerHost, IdleConnTimeout: 90 * time.Second}
+	x.rp = &httputil.ReverseProxy{
+		Rewrite:       func(*httputil.ProxyRequest) {},
+		Transport:     x,
+		FlushInterval: -1,
+		ErrorHandler:  x.errorHandler,
+		ErrorLog:      nil,
+	}
+	return x
+}
+
+// countedConn keeps the host's active-connection count right for
+// connections the transports open and close.
+type countedConn struct {
+	net.Conn
+	host *upstream.Host
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(c.host.ConnEnd)
+	return c.Conn.Close()
+}
+
+// serve runs the HTTP/2 server on one downstream connection until it ends.
+func (x *h2) serve(c *network.Conn) {
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	srv := &http.Server{
+		Handler:        x,
+		Protocols:      &protos,
+		MaxHeaderBytes: x.p.limits.MaxHeaderBytes,
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
+		IdleTimeout: c.IdleTimeout,
+		ErrorLog:    nil,
+	}
+	ln := newOneConnListener(c.Conn)
+	c.OnDrain(func() {
+		// GOAWAY, then let open streams finish.
+		srv.Shutdown(context.Background())
+	})
+	srv.Serve(ln)
+	// Serve returns as soon as Shutdown starts; the connection is done
+	// only when the server closes it after its last stream.
+	<-ln.connDone
+}
+
+type connKey struct{}
+
+// h2Req lets the router read an *http.Request.
+type h2Req struct{ r *http.Request }
+
+func (q h2Req) Host() string   { return q.r.Host }
+func (q h2Req) Path() string   { return q.r.URL.Path }
+func (q h2Req) Query() string  { return q.r.URL.RawQuery }
+func (q h2Req) Method() string { return q.r.Method }
+func (q h2Req) Header(name string) (string, bool) {
+	v := q.r.Header.Values(name)
+	if len(v) == 0 {
+		return "", false
+	}
+	return v[0], true
+}
+
+// headerMap adapts http.Header to router.HeaderSetter.
+type headerMap http.Header
+
+func (h headerMap) Get(name string) (string, bool) {
+	v := http.Header(h).Values(name)
+	if len(v) == 0 {
+		return "", false
+	}
+	return v[0], true
+}
+func (h headerMap) Set(name, value string) { http.Header(h).Set(name, value) }
+func (h headerMap) Add(name, value string) { http.Header(h).Add(name, value) }
+func (h headerMap) Del(name string)        { http.Header(h).Del(name) }
+
+// ServeHTTP routes one HTTP/2 request and forwards it.
+func (x *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := x.p
+	c, _ := r.Context().Value(connKey{}).(*network.Conn)
+	info := &accesslog.Info{StartTime: time.Now(), Protocol: "HTTP2"}
+	if c != nil {
+		info.ConnectionID = c.ID
+		info.ListenerName = c.Listener
+		info.DownstreamLocalAddress = c.LocalAddr().String()
+		info.DownstreamRemoteAddress = c.RemoteAddr().String()
+	}
+	rw := &countingWriter{ResponseWriter: w}
+	var respHeader http.Header
+	info.Lookup = func(name string) (string, bool) {
+		if h, ok := strings.CutPrefix(name, "request_header_"); ok {
+			return h2Req{r}.Header(h)
+		}
+		if h, ok := strings.CutPrefix(name, "response_header_"); ok && respHeader != nil {
+			return headerMap(respHeader).Get(h)
+		}
+		return "", false
+	}
+	defer func() {
+		info.ResponseCode = rw.status
+		info.BytesSent = rw.n
+		info.Duration = time.Since(info.StartTime)
+		respHeader = w.Header()
+		for _, l := range p.accessLogs {
+			l.Log(info)
+		}
+	}()
+	req := h2Req{r}
+	clusterName := p.cfg.Cluster
+	ch := &choice{info: info, timeout: DefaultTimeout, retries: router.RetryPolicy{}.MaxRetries()}
+	var route *router.Route
+	if p.routes != nil {
+		route = p.routes.Match(req)
+		if route == nil {
+			info.ResponseFlags |= accesslog.NoRouteFound
+			http.Error(rw, "no route", http.StatusNotFound)
+			return
+		}
+		info.RouteName = route.Name()
+		if status, body, ok := route.DirectResponse(); ok {
+			rw.WriteHeader(status)
+			io.WriteString(rw, body)
+			return
+		}
+		if status, loc, ok := route.Redirect(req); ok {
+			http.Redirect(rw, r, loc, status)
+			return
+		}
+		clusterName = route.Cluster(req, rand.Uint64())
+		if t := route.Timeout(); t > 0 {
+			ch.timeout = t
+		}
+		ch.retries = route.Retry().MaxRetries()
+	}
+	info.UpstreamCluster = clusterName
+	ch.cl = p.clusters.Get(clusterName)
+	if ch.cl == nil {
+		info.ResponseFlags |= accesslog.NoRouteFound
+		http.Error(rw, "cluster "+clusterName+" not found", http.StatusServiceUnavailable)
+		return
+	}
+	out := r.Clone(context.WithValue(r.Context(), choiceKey{}, ch))
+	out.URL.Scheme = "http"
+	out.URL.Host = "upstream"
+	if route != nil {
+		if np, ok := route.RewritePath(req); ok {
+			out.URL.Path, out.URL.RawPath = np, ""
+		}
+		route.RequestHeaderOps().Apply(headerMap(out.Header))
+		if k, ok := route.HashKey(req, hostOnly(addrOf(c))); ok {
+			ch.lbctx.HashKey, ch.lbctx.HasHash = k, true
+		}
+	}
+	x.forward(rw, out, route)
+}
+
+func addrOf(c *network.Conn) net.Addr {
+	if c == nil {
+		return &net.TCPAddr{}
+	}
+	return c.RemoteAddr()
+}
+
+// forward runs the reverse proxy with the route's response header ops.
+func (x *h2) forward(w http.ResponseWriter, out *http.Request, route *router.Route) {
+	rp := *x.rp
+	if route != nil {
+		ops := route.ResponseHeaderOps()
+		rp.ModifyResponse = func(resp *http.Response) error {
+			ops.Apply(headerMap(resp.Header))
+			return nil
+		}
+		if host, ok := route.HostRewrite(h2Req{out}, ""); ok && host != "" {
+			out.Host = host
+		}
+	}
+	rp.ServeHTTP(w, out)
+}
+
+var errNoHost = errors.New("no healthy upstream")
+
+// RoundTrip picks the host (retrying connect failures on another one) and
+// sends the request with the transport of the upstream protocol. The
+// route timeout runs until the response head arrives; streams then live
+// as long as their peers keep them.
+func (x *h2) RoundTrip(req *http.Request) (*http.Response, error) {
+	ch := req.Context().Value(choiceKey{}).(*choice)
+	base := x.up1
+	if x.useH2Up {
+		base = x.up2
+	}
+	for attempt := uint32(0); ; attempt++ {
+		h := ch.cl.Pick(&ch.lbctx)
+		if h == nil {
+			ch.info.ResponseFlags |= accesslog.NoHealthyUpstream
+			return nil, errNoHost
+		}
+		ch.host = h
+		ch.info.UpstreamHost = h.Address()
+		req.URL.Host = h.Address()
+		ctx, cancel := context.WithCancel(req.Context())
+		timer := time.AfterFunc(ch.timeout, func() {
+			ch.info.ResponseFlags |= accesslog.UpstreamRequestTimeout
+			cancel()
+		})
+		h.RequestStart()
+		resp, err := base.RoundTrip(req.WithContext(ctx))
+		h.RequestEnd()
+		if !timer.Stop() && err != nil {
+			cancel()
+			return nil, context.DeadlineExceeded
+		}
+		if err == nil {
+			resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+			return resp, nil
+		}
+		cancel()
+		var dialErr *upstream.DialError
+		if errors.As(err, &dialErr) && attempt < ch.retries {
+			ch.lbctx.Exclude = h
+			continue
+		}
+		if errors.As(err, &dialErr) {
+			ch.info.ResponseFlags |= accesslog.UpstreamConnectionFailure
+		}
+		return nil, err
+	}
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+func (x *h2) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusBadGateway
+	var dialErr *upstream.DialError
+	switch {
+	case errors.Is(err, errNoHost), errors.As(err, &dialErr):
+		status = http.StatusServiceUnavailable
+	case errors.Is(err, context.DeadlineExceeded):
+		status = http.StatusGatewayTimeout
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; nothing to answer.
+		return
+	}
+	x.p.log.Debugf("[proxy] [http2] %s %s: %v", r.Method, r.URL.Path, err)
+	http.Error(w, http.StatusText(status), status)
+}
+
+// countingWriter records the status and body bytes for the access log
+// while keeping Flush and trailers working (Unwrap).
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	n      uint64
+}
+
+func (w *countingWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += uint64(n)
+	return n, err
+}
+
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *countingWriter) Flush() {
+	http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// oneConnListener hands one connection to http.Server.Serve and then
+// blocks until that connection is closed.
+type oneConnListener struct {
+	conn     net.Conn
+	once     sync.Once
+	closed   chan struct{}
+	connOnce sync.Once
+	connDone chan struct{}
+	mu       sync.Mutex
+	done     bool
+}
+
+func newOneConnListener(c net.Conn) *oneConnListener {
+	return &oneConnListener{conn: c, closed: make(chan struct{}), connDone: make(chan struct{})}
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	if !l.done {
+		l.done = true
+		l.mu.Unlock()
+		return &notifyConn{Conn: l.conn, l: l}, nil
+	}
+	l.mu.Unlock()
+	<-l.closed
+	return nil, net.ErrClosed
+}
+
+func (l *oneConnListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *oneConnListener) Addr() net.Addr { return l.conn.LocalAddr() }
+
+type notifyConn struct {
+	net.Conn
+	l *oneConnListener
+}
+
+func (c *notifyConn) Close() error {
+	err := c.Conn.Close()
+	c.l.Close()
+	c.l.connOnce.Do(func() { close(c.l.connDone) })
+	return err
+}

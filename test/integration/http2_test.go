@@ -1,0 +1,147 @@
+package integration
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"mosn.dev/proxy/internal/testutil"
+)
+
+const h2Config = `{
+  "servers": [{
+    "default_log_path": "${DIR}/mosn.log",
+    "listeners": [{
+      "name": "h", "address": "127.0.0.1:${PORT}", "bind_port": true,
+      "filter_chains": [{"filters": [{"type": "proxy", "config": {
+        "downstream_protocol": "${DOWN}", "upstream_protocol": "${UP}", "router_config_name": "r"}}]}]
+    }],
+    "routers": [{"router_config_name": "r", "virtual_hosts": [{"name": "all", "domains": ["*"], "routers": [
+      {"match": {"prefix": "/direct"}, "direct_response": {"status": 200, "body": "direct"}},
+      {"match": {"prefix": "/"}, "route": {"cluster_name": "web",
+        "response_headers_to_add": [{"header": {"key": "x-proxy", "value": "mosn"}}]}}
+    ]}]}]
+  }],
+  "cluster_manager": {"clusters": [{"name": "web", "hosts": [{"address": "${UPSTREAM}"}]}]},
+  "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": ${ADMIN}}}}
+}`
+
+// h2Upstream answers with the protocol it saw and sends a trailer.
+func h2Upstream(t *testing.T, h2 bool) string {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Trailer", "X-Checksum")
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "%s %s %s body=%d", r.Proto, r.Method, r.URL.RequestURI(), len(body))
+		w.Header().Set("X-Checksum", fmt.Sprint(len(body)))
+	})
+	srv := httptest.NewUnstartedServer(h)
+	if h2 {
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		p.SetHTTP1(true)
+		srv.Config.Protocols = &p
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func startH2(t *testing.T, down, up, upstream string) string {
+	port, admin := testutil.FreePort(t), testutil.FreePort(t)
+	cfg := expand(h2Config, map[string]string{
+		"DIR": t.TempDir(), "PORT": fmt.Sprint(port), "ADMIN": fmt.Sprint(admin),
+		"DOWN": down, "UP": up, "UPSTREAM": upstream,
+	})
+	startMosn(t, writeConfig(t, cfg), fmt.Sprintf("127.0.0.1:%d", admin))
+	return fmt.Sprintf("http://127.0.0.1:%d", port)
+}
+
+func h2cClient() *http.Client {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Protocols: &p}}
+}
+
+func h1Client() *http.Client {
+	return &http.Client{Timeout: 10 * time.Second}
+}
+
+// TestHTTP2Matrix runs the same requests across downstream x upstream
+// protocols: h2c->h2c, h2c->h1, Auto (h1 and h2c clients on one port).
+func TestHTTP2Matrix(t *testing.T) {
+	for _, tc := range []struct {
+		name, down, up string
+		upH2           bool
+		client         *http.Client
+		wantUpProto    string
+	}{
+		{"h2->h2", "Http2", "Http2", true, h2cClient(), "HTTP/2.0"},
+		{"h2->h1", "Http2", "Http1", false, h2cClient(), "HTTP/1.1"},
+		{"auto-h2->h2", "Auto", "Auto", true, h2cClient(), "HTTP/2.0"},
+		{"auto-h1->h1", "Auto", "Auto", true, h1Client(), "HTTP/1.1"},
+		{"h1->h1", "Http1", "Http1", false, h1Client(), "HTTP/1.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := startH2(t, tc.down, tc.up, h2Upstream(t, tc.upH2))
+			resp, err := tc.client.Post(base+"/echo?q=1", "text/plain", strings.NewReader("hello"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			want := tc.wantUpProto + " POST /echo?q=1 body=5"
+			if resp.StatusCode != 200 || string(b) != want {
+				t.Fatalf("%d %q, want %q", resp.StatusCode, b, want)
+			}
+			if resp.Header.Get("X-Proxy") != "mosn" {
+				t.Errorf("response header ops not applied: %v", resp.Header)
+			}
+			if resp.ProtoMajor == 2 && resp.Trailer.Get("X-Checksum") != "5" {
+				t.Errorf("trailer lost: %v", resp.Trailer)
+			}
+			resp, err = tc.client.Get(base + "/direct")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != "direct" {
+				t.Errorf("direct response: %q", b)
+			}
+		})
+	}
+}
+
+// TestHTTP2Concurrent sends many concurrent streams over one h2c client
+// connection; every answer matches its request.
+func TestHTTP2Concurrent(t *testing.T) {
+	base := startH2(t, "Http2", "Http2", h2Upstream(t, true))
+	client := h2cClient()
+	errc := make(chan error, 200)
+	for i := 0; i < 200; i++ {
+		go func() {
+			resp, err := client.Get(fmt.Sprintf("%s/n/%d", base, i))
+			if err != nil {
+				errc <- err
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if want := fmt.Sprintf("HTTP/2.0 GET /n/%d body=0", i); string(b) != want {
+				errc <- fmt.Errorf("got %q, want %q", b, want)
+				return
+			}
+			errc <- nil
+		}()
+	}
+	for i := 0; i < 200; i++ {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
