@@ -126,3 +126,42 @@ func PeekPrefix(c net.Conn, want []byte) (bool, error) {
 	}
 	return match, nil
 }
+
+// Peek waits until c has data (or EOF, or an error) and returns up to n
+// queued bytes without consuming them; an empty result means EOF. Read
+// deadlines apply while waiting.
+func Peek(c net.Conn, n int) ([]byte, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil, nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, n)
+	var (
+		got  int
+		perr syscall.Errno
+	)
+	err = rc.Read(func(fd uintptr) bool {
+		m, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(n),
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		switch errno {
+		case syscall.EAGAIN:
+			return false
+		case 0:
+			got = int(m)
+		default:
+			perr = errno
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if perr != 0 {
+		return nil, perr
+	}
+	return buf[:got], nil
+}

@@ -74,6 +74,9 @@ type Proxy struct {
 	// or both told apart by the HTTP/2 preface (Auto).
 	h1, h2 bool
 	http2  *h2
+	// RPC protocols served, and the shared upstream connections.
+	boltOn, dubboOn bool
+	mux             *muxPool
 }
 
 func normProto(p string) string {
@@ -82,6 +85,10 @@ func normProto(p string) string {
 		return "Http1"
 	case "http2", "h2", "h2c":
 		return "Http2"
+	case "bolt", "boltv2", "sofarpc":
+		return "bolt"
+	case "dubbo":
+		return "dubbo"
 	case "auto", "":
 		return "Auto"
 	}
@@ -118,9 +125,13 @@ func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
 		case "Http2":
 			p.h2 = true
 		case "Auto":
-			p.h1, p.h2 = true, true
+			p.h1, p.h2, p.boltOn, p.dubboOn = true, true, true, true
+		case "bolt":
+			p.boltOn = true
+		case "dubbo":
+			p.dubboOn = true
 		default:
-			bad(config.Path(bc.Path, "downstream_protocol"), "protocol %q is not supported by this build yet (supported: Http1, Http2, Auto)", strings.TrimSpace(part))
+			bad(config.Path(bc.Path, "downstream_protocol"), "protocol %q is not supported by this build yet (supported: Http1, Http2, bolt, dubbo, Auto)", strings.TrimSpace(part))
 		}
 	}
 	upH2 := false
@@ -133,6 +144,11 @@ func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
 		upH2 = true
 		if p.h1 {
 			bad(config.Path(bc.Path, "upstream_protocol"), "HTTP/1 to HTTP/2 conversion is not supported by this build yet")
+		}
+	case "bolt", "dubbo":
+		// RPC frames are forwarded as themselves.
+		if p.h1 || p.h2 {
+			bad(config.Path(bc.Path, "upstream_protocol"), "conversion between HTTP and %s is not supported", cfg.UpstreamProtocol)
 		}
 	default:
 		bad(config.Path(bc.Path, "upstream_protocol"), "protocol %q is not supported by this build yet (supported: Http1, Http2)", cfg.UpstreamProtocol)
@@ -194,6 +210,9 @@ func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
 	if p.h2 {
 		p.http2 = newH2(p, upH2)
 	}
+	if p.boltOn || p.dubboOn {
+		p.mux = newMuxPool()
+	}
 	return p, nil
 }
 
@@ -217,25 +236,54 @@ func asProblems(err error, ps *config.Problems) bool {
 }
 
 // ServeConn serves one downstream connection.
+// When several protocols are configured (Auto or a list), the first
+// bytes pick one: 0x01/0x02 bolt, 0xdabb dubbo, the HTTP/2 preface, else
+// HTTP/1.
 func (p *Proxy) ServeConn(c *network.Conn) {
-	switch {
-	case p.h2 && !p.h1:
-		p.http2.serve(c)
-	case p.h2 && p.h1:
+	n := 0
+	for _, on := range []bool{p.h1, p.h2, p.boltOn, p.dubboOn} {
+		if on {
+			n++
+		}
+	}
+	if n > 1 {
 		if t := c.IdleTimeout; t > 0 {
 			c.SetReadDeadline(time.Now().Add(t))
 		}
-		isH2, err := network.PeekPrefix(c.Conn, http2Preface)
+		first, err := network.Peek(c.Conn, 1)
+		if err == nil && p.h2 && len(first) == 1 && first[0] == http2Preface[0] {
+			var isH2 bool
+			isH2, err = network.PeekPrefix(c.Conn, http2Preface)
+			if isH2 {
+				c.SetReadDeadline(time.Time{})
+				p.http2.serve(c)
+				return
+			}
+		}
 		c.SetReadDeadline(time.Time{})
-		if err != nil {
+		if err != nil || len(first) == 0 {
 			c.Close()
 			return
 		}
-		if isH2 {
-			p.http2.serve(c)
-			return
+		switch {
+		case p.boltOn && (first[0] == 0x01 || first[0] == 0x02):
+			p.serveRPC(c, boltCodec{})
+		case p.dubboOn && first[0] == 0xda:
+			p.serveRPC(c, dubboCodec{})
+		case p.h1:
+			newH1Server(p, c).serve()
+		default:
+			c.Close()
 		}
-		newH1Server(p, c).serve()
+		return
+	}
+	switch {
+	case p.h2:
+		p.http2.serve(c)
+	case p.boltOn:
+		p.serveRPC(c, boltCodec{})
+	case p.dubboOn:
+		p.serveRPC(c, dubboCodec{})
 	default:
 		newH1Server(p, c).serve()
 	}

@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-var mosnBin string
+var mosnBin, mosnloadBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "mosn-it-")
@@ -34,6 +34,13 @@ func TestMain(m *testing.M) {
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building mosn:", err)
+		os.Exit(1)
+	}
+	mosnloadBin = filepath.Join(dir, "mosnload")
+	build = exec.Command("go", "build", "-o", mosnloadBin, "mosn.dev/proxy/cmd/mosnload")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building mosnload:", err)
 		os.Exit(1)
 	}
 	code := m.Run()

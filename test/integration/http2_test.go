@@ -145,3 +145,13 @@ func TestHTTP2Concurrent(t *testing.T) {
 		}
 	}
 }
+
+func getBody(c *http.Client, url string) (string, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}

@@ -1,0 +1,503 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"mosn.dev/proxy/accesslog"
+	"mosn.dev/proxy/network"
+	"mosn.dev/proxy/upstream"
+)
+
+// The RPC engine multiplexes request/response protocols with ids (bolt,
+// dubbo): many downstream requests share one upstream connection per
+// host; each forwarded request gets a fresh id on that connection, and the
+// response's id is mapped back. Frames are forwarded as raw bytes with the
+// id rewritten in place. Heartbeats are answered locally, never routed.
+
+// rpcWriteTimeout bounds one write to a peer; a peer that cannot take a
+// response for this long is cut rather than stalling the connection that
+// carries other callers' responses.
+const rpcWriteTimeout = 10 * time.Second
+
+// rpcHeartbeatInterval is how often an idle upstream connection is
+// probed; one that answers nothing for two intervals is replaced.
+const rpcHeartbeatInterval = 15 * time.Second
+
+// rpcDown is one downstream RPC connection.
+type rpcDown struct {
+	p     *Proxy
+	codec rpcCodec
+	c     *network.Conn
+	wmu   sync.Mutex
+	out   []byte
+	wait  func() error
+}
+
+func (d *rpcDown) write(b []byte) error {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	d.c.SetWriteDeadline(time.Now().Add(rpcWriteTimeout))
+	_, err := d.c.Write(b)
+	if err != nil {
+		d.c.Close()
+	}
+	return err
+}
+
+// serveRPC reads frames from a downstream connection until it ends.
+func (p *Proxy) serveRPC(c *network.Conn, codec rpcCodec) {
+	d := &rpcDown{p: p, codec: codec, c: c, wait: network.NewReadWaiter(c.Conn)}
+	defer c.Close()
+	var bp *[]byte
+	r, w := 0, 0
+	defer func() {
+		if bp != nil {
+			bufPool.Put(bp)
+		}
+	}()
+	for {
+		// Frames already buffered.
+		for bp != nil && r < w {
+			f, n, err := codec.parse((*bp)[r:w])
+			if err != nil {
+				if errors.Is(err, errNeedMoreRPC(codec)) {
+					break
+				}
+				p.log.Warnf("[proxy] [%s] connection %d: bad frame, closing: %v", codec.name(), c.ID, err)
+				return
+			}
+			r += n
+			d.handle(&f)
+		}
+		if r == w {
+			r, w = 0, 0
+			if bp != nil {
+				bufPool.Put(bp)
+				bp = nil
+			}
+			if c.Draining() {
+				return
+			}
+			if !c.EnterIdle() {
+				return
+			}
+			if t := c.IdleTimeout; t > 0 {
+				c.SetReadDeadline(time.Now().Add(t))
+			}
+			err := d.wait()
+			c.ExitIdle()
+			c.SetReadDeadline(time.Time{})
+			if err != nil && (!c.Draining() || network.Alive(c.Conn)) {
+				return
+			}
+		}
+		if bp == nil {
+			bp = bufPool.Get().(*[]byte)
+		}
+		b := *bp
+		if r > 0 {
+			copy(b, b[r:w])
+			w -= r
+			r = 0
+		}
+		if w == len(b) {
+			grown := make([]byte, 2*len(b))
+			copy(grown, b[:w])
+			*bp = grown
+			b = grown
+		}
+		n, err := c.Read(b[w:])
+		w += n
+		if n == 0 && err != nil {
+			return
+		}
+	}
+}
+
+// handle routes and forwards one downstream frame.
+func (d *rpcDown) handle(f *rpcFrame) {
+	p := d.p
+	if !f.request {
+		return // a response from a client: nothing to match it to
+	}
+	if f.heartbeat {
+		d.out = d.codec.heartbeatReply(d.out[:0], f)
+		d.write(d.out)
+		return
+	}
+	start := time.Now()
+	info := &accesslog.Info{
+		StartTime:               start,
+		Protocol:                d.codec.name(),
+		ConnectionID:            d.c.ID,
+		ListenerName:            d.c.Listener,
+		DownstreamLocalAddress:  d.c.LocalAddr().String(),
+		DownstreamRemoteAddress: d.c.RemoteAddr().String(),
+	}
+	clusterName := p.cfg.Cluster
+	timeout := f.timeout
+	req := rpcReq{codec: d.codec, f: f}
+	if p.routes != nil {
+		route := p.routes.Match(req)
+		if route == nil {
+			d.fail(f, rpcNoRoute, info, accesslog.NoRouteFound)
+			return
+		}
+		info.RouteName = route.Name()
+		clusterName = route.Cluster(req, rand.Uint64())
+		if t := route.Timeout(); t > 0 && timeout == 0 {
+			timeout = t
+		}
+	}
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	info.UpstreamCluster = clusterName
+	cl := p.clusters.Get(clusterName)
+	if cl == nil {
+		d.fail(f, rpcNoRoute, info, accesslog.NoRouteFound)
+		return
+	}
+	lbctx := upstream.LBContext{}
+	var (
+		mc  *muxConn
+		err error
+	)
+	for attempt := uint32(0); attempt <= 3; attempt++ {
+		h := cl.Pick(&lbctx)
+		if h == nil {
+			d.fail(f, rpcNoHost, info, accesslog.NoHealthyUpstream)
+			return
+		}
+		info.UpstreamHost = h.Address()
+		mc, err = p.mux.get(p, cl, h, d.codec)
+		if err == nil {
+			break
+		}
+		lbctx.Exclude = h
+	}
+	if err != nil {
+		d.fail(f, rpcNoHost, info, accesslog.UpstreamConnectionFailure)
+		return
+	}
+	mc.forward(d, f, timeout, info)
+}
+
+// fail answers a request with the protocol's error status.
+func (d *rpcDown) fail(f *rpcFrame, k rpcKind, info *accesslog.Info, flag uint64) {
+	if info != nil {
+		info.ResponseFlags |= flag
+	}
+	if !f.oneway {
+		d.write(d.codec.errorReply(nil, f, k))
+	}
+	if info != nil {
+		d.p.logRPC(info, -1)
+	}
+}
+
+func (p *Proxy) logRPC(info *accesslog.Info, status int) {
+	if len(p.accessLogs) == 0 {
+		return
+	}
+	if status >= 0 {
+		info.ResponseCode = status
+	}
+	info.Duration = time.Since(info.StartTime)
+	for _, l := range p.accessLogs {
+		l.Log(info)
+	}
+}
+
+// rpcReq lets the router read an RPC request's headers (bolt header map,
+// dubbo service/method/version/group and attachments).
+type rpcReq struct {
+	codec rpcCodec
+	f     *rpcFrame
+}
+
+func (q rpcReq) Host() string  { return "" }
+func (q rpcReq) Path() string  { return "" }
+func (q rpcReq) Query() string { return "" }
+func (q rpcReq) Method() string {
+	if m, ok := q.codec.header(q.f, "method"); ok {
+		return m
+	}
+	m, _ := q.codec.header(q.f, "sofa_head_method_name")
+	return m
+}
+func (q rpcReq) Header(name string) (string, bool) { return q.codec.header(q.f, name) }
+
+func errNeedMoreRPC(c rpcCodec) error {
+	if _, ok := c.(boltCodec); ok {
+		return errBoltNeedMore
+	}
+	return errDubboNeedMore
+}
+
+// pending is one forwarded request waiting for its response.
+type pending struct {
+	down   *rpcDown
+	origID uint64
+	frame  rpcFrame // for error replies: header fields only (raw is not kept)
+	timer  *time.Timer
+	info   *accesslog.Info
+}
+
+// muxConn is one upstream connection shared by many downstream requests.
+type muxConn struct {
+	conn     net.Conn
+	host     *upstream.Host
+	codec    rpcCodec
+	key      string
+	pool     *muxPool
+	p        *Proxy
+	wmu      sync.Mutex
+	mu       sync.Mutex
+	pend     map[uint64]*pending
+	next     atomic.Uint64
+	dead     atomic.Bool
+	lastRead atomic.Int64
+	done     chan struct{}
+}
+
+// muxPool keeps one multiplexed connection per upstream host.
+type muxPool struct {
+	mu    sync.Mutex
+	conns map[string]*muxEntry
+}
+
+type muxEntry struct {
+	ready chan struct{}
+	mc    *muxConn
+	err   error
+}
+
+func newMuxPool() *muxPool { return &muxPool{conns: map[string]*muxEntry{}} }
+
+func (mp *muxPool) get(p *Proxy, cl *upstream.Cluster, h *upstream.Host, codec rpcCodec) (*muxConn, error) {
+	key := codec.name() + "|" + cl.Name() + "|" + h.Address()
+	mp.mu.Lock()
+	e := mp.conns[key]
+	if e != nil {
+		mp.mu.Unlock()
+		<-e.ready
+		if e.err == nil && !e.mc.dead.Load() {
+			return e.mc, nil
+		}
+		mp.mu.Lock()
+		if mp.conns[key] == e {
+			delete(mp.conns, key)
+		}
+		if e.err != nil {
+			mp.mu.Unlock()
+			return nil, e.err
+		}
+		e = nil
+	}
+	e = &muxEntry{ready: make(chan struct{})}
+	mp.conns[key] = e
+	mp.mu.Unlock()
+
+	h.ConnStart()
+	c, err := cl.Dial(context.Background(), h)
+	if err != nil {
+		h.ConnEnd()
+		e.err = err
+		close(e.ready)
+		mp.mu.Lock()
+		if mp.conns[key] == e {
+			delete(mp.conns, key)
+		}
+		mp.mu.Unlock()
+		return nil, err
+	}
+	mc := &muxConn{conn: c, host: h, codec: codec, key: key, pool: mp, p: p, pend: map[uint64]*pending{}, done: make(chan struct{})}
+	mc.lastRead.Store(time.Now().UnixNano())
+	e.mc = mc
+	close(e.ready)
+	go mc.readLoop()
+	go mc.keepalive()
+	return mc, nil
+}
+
+func (mp *muxPool) remove(mc *muxConn) {
+	mp.mu.Lock()
+	if e := mp.conns[mc.key]; e != nil && e.mc == mc {
+		delete(mp.conns, mc.key)
+	}
+	mp.mu.Unlock()
+}
+
+// forward sends f upstream with a fresh id and registers the caller.
+func (mc *muxConn) forward(d *rpcDown, f *rpcFrame, timeout time.Duration, info *accesslog.Info) {
+	id := mc.codec.nextID(mc.next.Add(1))
+	origID := f.id
+	info.UpstreamLocalAddress = mc.conn.LocalAddr().String()
+	if !f.oneway {
+		// Keep the header fields for an error reply, not the bytes: the
+		// read buffer they point into is reused.
+		pd := &pending{down: d, origID: origID, frame: rpcFrame{id: f.id, request: true, bolt: f.bolt, dubbo: f.dubbo}, info: info}
+		pd.frame.bolt.Raw, pd.frame.bolt.Class, pd.frame.bolt.HeaderBytes, pd.frame.bolt.Content = nil, nil, nil, nil
+		pd.frame.dubbo.Raw, pd.frame.dubbo.Body = nil, nil
+		mc.mu.Lock()
+		mc.pend[id] = pd
+		mc.mu.Unlock()
+		mc.host.RequestStart()
+		pd.timer = time.AfterFunc(timeout, func() { mc.timeoutReq(id) })
+	}
+	mc.codec.setID(f.raw, id)
+	err := mc.write(f.raw)
+	mc.codec.setID(f.raw, origID)
+	if f.oneway {
+		if err != nil {
+			info.ResponseFlags |= accesslog.UpstreamConnectionFailure
+		}
+		mc.p.logRPC(info, -1)
+		return
+	}
+	if err != nil {
+		// The read loop sees the broken connection and answers every
+		// pending request, this one included.
+		mc.conn.Close()
+	}
+}
+
+func (mc *muxConn) write(b []byte) error {
+	mc.wmu.Lock()
+	defer mc.wmu.Unlock()
+	mc.conn.SetWriteDeadline(time.Now().Add(rpcWriteTimeout))
+	_, err := mc.conn.Write(b)
+	return err
+}
+
+func (mc *muxConn) take(id uint64) *pending {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	pd := mc.pend[id]
+	if pd != nil {
+		delete(mc.pend, id)
+	}
+	return pd
+}
+
+func (mc *muxConn) timeoutReq(id uint64) {
+	pd := mc.take(id)
+	if pd == nil {
+		return
+	}
+	mc.host.RequestEnd()
+	pd.down.fail(&pd.frame, rpcTimeout, pd.info, accesslog.UpstreamRequestTimeout)
+}
+
+// readLoop relays responses to their callers until the connection dies,
+// then answers every request still waiting.
+func (mc *muxConn) readLoop() {
+	defer mc.shutdown()
+	buf := make([]byte, bufSize)
+	r, w := 0, 0
+	for {
+		for r < w {
+			f, n, err := mc.codec.parse(buf[r:w])
+			if err != nil {
+				if errors.Is(err, errNeedMoreRPC(mc.codec)) {
+					break
+				}
+				mc.p.log.Warnf("[proxy] [%s] bad frame from upstream %s, closing: %v", mc.codec.name(), mc.host.Address(), err)
+				return
+			}
+			r += n
+			mc.deliver(&f)
+		}
+		if r > 0 {
+			copy(buf, buf[r:w])
+			w -= r
+			r = 0
+		}
+		if w == len(buf) {
+			grown := make([]byte, 2*len(buf))
+			copy(grown, buf[:w])
+			buf = grown
+		}
+		n, err := mc.conn.Read(buf[w:])
+		w += n
+		if n > 0 {
+			mc.lastRead.Store(time.Now().UnixNano())
+		}
+		if n == 0 && err != nil {
+			return
+		}
+	}
+}
+
+func (mc *muxConn) deliver(f *rpcFrame) {
+	if f.request {
+		if f.heartbeat && !f.oneway {
+			// The upstream probes us: answer for the proxy.
+			mc.write(mc.codec.heartbeatReply(nil, f))
+		}
+		return
+	}
+	pd := mc.take(f.id)
+	if pd == nil {
+		return // a heartbeat ack, or a response that already timed out
+	}
+	pd.timer.Stop()
+	mc.host.RequestEnd()
+	mc.codec.setID(f.raw, pd.origID)
+	if err := pd.down.write(f.raw); err != nil {
+		pd.info.ResponseFlags |= accesslog.DownstreamConnectionTermination
+	}
+	pd.info.BytesSent = uint64(len(f.raw))
+	mc.p.logRPC(pd.info, f.status)
+}
+
+// shutdown marks the connection dead and fails what is still pending.
+func (mc *muxConn) shutdown() {
+	if mc.dead.Swap(true) {
+		return
+	}
+	close(mc.done)
+	mc.pool.remove(mc)
+	mc.conn.Close()
+	mc.host.ConnEnd()
+	mc.mu.Lock()
+	pend := mc.pend
+	mc.pend = map[uint64]*pending{}
+	mc.mu.Unlock()
+	for _, pd := range pend {
+		pd.timer.Stop()
+		mc.host.RequestEnd()
+		pd.down.fail(&pd.frame, rpcConnLost, pd.info, accesslog.UpstreamConnectionTermination)
+	}
+}
+
+// keepalive probes an idle upstream connection with the protocol's
+// heartbeat and replaces a connection that stays silent.
+func (mc *muxConn) keepalive() {
+	t := time.NewTicker(rpcHeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-mc.done:
+			return
+		case <-t.C:
+		}
+		idle := time.Since(time.Unix(0, mc.lastRead.Load()))
+		if idle >= 2*rpcHeartbeatInterval {
+			mc.p.log.Warnf("[proxy] [%s] upstream %s silent for %s, replacing the connection", mc.codec.name(), mc.host.Address(), idle.Round(time.Second))
+			mc.conn.Close()
+			return
+		}
+		if idle >= rpcHeartbeatInterval {
+			id := mc.codec.nextID(mc.next.Add(1))
+			mc.write(mc.codec.heartbeat(nil, id))
+		}
+	}
+}
