@@ -6,7 +6,7 @@ LDFLAGS  := -X main.Version=$(VERSION)
 # the fuzz coordinator, golang/go#75804).
 FUZZTIME ?= 200000x
 
-.PHONY: build test test-short vet fuzz bench bench-tcp clean
+.PHONY: build test test-short vet fuzz bench bench-tcp bench-rpc clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/mosn ./cmd/mosn
@@ -35,11 +35,14 @@ fuzz:
 	done
 
 # Micro-benchmarks of hot code, then the whole-proxy benchmarks.
-bench: bench-tcp
+bench: bench-tcp bench-rpc
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 bench-tcp: build
 	./bench/tcp.sh
+
+bench-rpc: build
+	./bench/rpc.sh
 
 clean:
 	rm -rf bin
