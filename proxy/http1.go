@@ -332,6 +332,7 @@ func (s *h1Server) handle() bool {
 		if k, ok := route.HashKey(&s.req, hostOnly(s.c.RemoteAddr())); ok {
 			lbctx.HashKey, lbctx.HasHash = k, true
 		}
+		lbctx.MetadataMatch = route.MetadataMatch(clusterName)
 	}
 	deadline := start.Add(timeout)
 	bodyless := framing.Kind == http1.BodyNone

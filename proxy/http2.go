@@ -221,6 +221,7 @@ func (x *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if k, ok := route.HashKey(req, hostOnly(addrOf(c))); ok {
 			ch.lbctx.HashKey, ch.lbctx.HasHash = k, true
 		}
+		ch.lbctx.MetadataMatch = route.MetadataMatch(clusterName)
 	}
 	x.forward(rw, out, route)
 }

@@ -143,6 +143,7 @@ func (d *rpcDown) handle(f *rpcFrame) {
 	clusterName := p.cfg.Cluster
 	timeout := f.timeout
 	req := rpcReq{codec: d.codec, f: f}
+	lbctx := upstream.LBContext{}
 	if p.routes != nil {
 		route := p.routes.Match(req)
 		if route == nil {
@@ -151,6 +152,7 @@ func (d *rpcDown) handle(f *rpcFrame) {
 		}
 		info.RouteName = route.Name()
 		clusterName = route.Cluster(req, rand.Uint64())
+		lbctx.MetadataMatch = route.MetadataMatch(clusterName)
 		if t := route.Timeout(); t > 0 && timeout == 0 {
 			timeout = t
 		}
@@ -164,7 +166,6 @@ func (d *rpcDown) handle(f *rpcFrame) {
 		d.fail(f, rpcNoRoute, info, accesslog.NoRouteFound)
 		return
 	}
-	lbctx := upstream.LBContext{}
 	var (
 		mc  *muxConn
 		err error
