@@ -158,8 +158,8 @@ func (a *App) buildListener(cfg *config.Config, lc *config.Listener, path string
 		}
 		logs = append(logs, l)
 	}
-	if len(lc.StreamFilters) > 0 {
-		a.warn(config.Problem{Path: path + ".stream_filters", Msg: "stream filters run only inside the proxy network filter, which this build does not have yet; ignored"})
+	if len(lc.StreamFilters) > 0 && !hasFilter(lc, "proxy") {
+		a.warn(config.Problem{Path: path + ".stream_filters", Msg: "stream filters run only inside the proxy network filter, which this listener does not have; ignored"})
 	}
 	if !lc.BindPort {
 		a.warn(config.Problem{Path: path + ".bind_port", Msg: "false: the listener opens no socket and only serves connections handed over by an original-dst listener"})
@@ -421,3 +421,14 @@ func (a *App) Shutdown(graceful bool) {
 
 // Done is closed when Shutdown has finished.
 func (a *App) Done() <-chan struct{} { return a.done }
+
+func hasFilter(lc *config.Listener, typ string) bool {
+	for _, fc := range lc.FilterChains {
+		for _, f := range fc.Filters {
+			if f.Type == typ {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -15,6 +16,7 @@ import (
 	"mosn.dev/proxy/codec/http1"
 	"mosn.dev/proxy/network"
 	"mosn.dev/proxy/router"
+	"mosn.dev/proxy/stream"
 	"mosn.dev/proxy/upstream"
 )
 
@@ -40,6 +42,9 @@ type h1Server struct {
 	allowRetry bool
 	allow5xx   bool
 	policy     router.RetryPolicy
+
+	// flt runs the listener's stream filters on this request, or is nil.
+	flt *h1Filters
 }
 
 func newH1Server(p *Proxy, c *network.Conn) *h1Server {
@@ -273,6 +278,13 @@ func (s *h1Server) handle() bool {
 	keep := s.parser.KeepAlive()
 	framing := s.parser.Framing()
 	s.body.Reset(framing, s.p.limits)
+	s.flt = nil
+	if chain := s.p.filters.New(); chain != nil {
+		s.flt = &h1Filters{s: s, chain: chain}
+	}
+	if s.flt.run(stream.BeforeRoute) {
+		return s.flt.keep
+	}
 
 	if string(hdr.Method()) == "CONNECT" {
 		s.localReply(501, false, "CONNECT is not supported by this proxy")
@@ -312,6 +324,17 @@ func (s *h1Server) handle() bool {
 		retries = s.policy.MaxRetries()
 	}
 	s.info.UpstreamCluster = clusterName
+	if s.flt != nil {
+		s.flt.cluster = clusterName
+		if s.flt.run(stream.AfterRoute) {
+			return s.flt.keep
+		}
+		if l := s.flt.limit; l > 0 && framing.Kind == http1.BodyLength && framing.Length > l {
+			s.info.ResponseFlags |= accesslog.ReqEntityTooLarge
+			s.localReply(s.flt.limitSt, false, "request body too large")
+			return false
+		}
+	}
 	cl := s.p.clusters.Get(clusterName)
 	if cl == nil {
 		s.info.ResponseFlags |= accesslog.NoRouteFound
@@ -334,6 +357,9 @@ func (s *h1Server) handle() bool {
 		}
 		lbctx.MetadataMatch = route.MetadataMatch(clusterName)
 	}
+	if s.flt != nil {
+		lbctx.MetadataMatch = mergeMeta(lbctx.MetadataMatch, s.flt.meta)
+	}
 	deadline := start.Add(timeout)
 	bodyless := framing.Kind == http1.BodyNone
 	for attempt := uint32(0); ; attempt++ {
@@ -343,6 +369,12 @@ func (s *h1Server) handle() bool {
 			return s.replyAfterBody(503, keep, "no healthy upstream")
 		}
 		s.info.UpstreamHost = h.Address()
+		if s.flt != nil {
+			s.flt.host = h.Address()
+			if s.flt.run(stream.AfterChooseHost) {
+				return s.flt.keep
+			}
+		}
 		uc, reused, err := s.p.pools.get(cl, h, s.p.limits)
 		if err != nil {
 			if attempt < retries {
@@ -430,12 +462,26 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 			}
 		}
 		if err := s.forwardBody(uc, chunked); err != nil {
+			if !errors.Is(err, errTooLarge) && (errors.Is(err, errDownstream) || errors.Is(err, errBadBody)) {
+				// The upstream saw part of a request: it cannot be reused.
+				uc.close()
+			}
 			if errors.Is(err, errDownstream) {
 				s.info.ResponseFlags |= accesslog.DownstreamConnectionTermination
 				return exFailed
 			}
 			if errors.Is(err, errBadBody) {
 				s.localReply(400, false, err.Error())
+				return exFailed
+			}
+			if errors.Is(err, errTooLarge) {
+				uc.close()
+				s.info.ResponseFlags |= accesslog.ReqEntityTooLarge
+				st := 413
+				if s.flt != nil && s.flt.limitSt > 0 {
+					st = s.flt.limitSt
+				}
+				s.localReply(st, false, "request body too large")
 				return exFailed
 			}
 			return s.upstreamFailed(uc, err, true)
@@ -488,6 +534,10 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 	rframing := uc.parser.Framing()
 	if route != nil {
 		route.ResponseHeaderOps().Apply(headerOps{resp})
+	}
+	if s.flt != nil {
+		s.flt.respHead = resp
+		s.flt.chain.Append(context.Background(), s.flt)
 	}
 	downKeep := keep && !s.c.Draining()
 	// A body delimited by the upstream closing is re-framed as chunked for
@@ -627,6 +677,7 @@ func (s *h1Server) tunnel(uc *upConn, resp *http1.Header) exResult {
 var (
 	errDownstream = errors.New("downstream connection failed")
 	errBadBody    = errors.New("malformed request body")
+	errTooLarge   = errors.New("request body too large")
 )
 
 // forwardBody streams the request body to the upstream, re-encoding
@@ -663,7 +714,10 @@ func (s *h1Server) forwardBody(uc *upConn, chunked bool) error {
 			return errBadBody
 		}
 		if s.p.maxBody > 0 && got > uint64(s.p.maxBody) {
-			return errBadBody
+			return errTooLarge
+		}
+		if s.flt != nil && s.flt.limit > 0 && got > uint64(s.flt.limit) {
+			return errTooLarge
 		}
 		if done {
 			break

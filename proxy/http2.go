@@ -15,6 +15,7 @@ import (
 	"mosn.dev/proxy/accesslog"
 	"mosn.dev/proxy/network"
 	"mosn.dev/proxy/router"
+	"mosn.dev/proxy/stream"
 	"mosn.dev/proxy/upstream"
 )
 
@@ -37,6 +38,7 @@ type choiceKey struct{}
 
 // choice travels in the request context from ServeHTTP to the transport.
 type choice struct {
+	flt     *h2Filters
 	cl      *upstream.Cluster
 	lbctx   upstream.LBContext
 	retries uint32
@@ -179,6 +181,12 @@ func (x *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := h2Req{r}
 	clusterName := p.cfg.Cluster
 	ch := &choice{info: info, timeout: DefaultTimeout, retries: router.RetryPolicy{}.MaxRetries()}
+	if chain := p.filters.New(); chain != nil {
+		ch.flt = &h2Filters{r: r, w: rw, chain: chain, c: addrOf(c), l: localOf(c), flags: &info.ResponseFlags}
+	}
+	if ch.flt.run(stream.BeforeRoute) {
+		return
+	}
 	var route *router.Route
 	if p.routes != nil {
 		route = p.routes.Match(req)
@@ -204,6 +212,20 @@ func (x *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ch.retries = route.Retry().MaxRetries()
 	}
 	info.UpstreamCluster = clusterName
+	if f := ch.flt; f != nil {
+		f.cluster = clusterName
+		if f.run(stream.AfterRoute) {
+			return
+		}
+		if f.limit > 0 && r.ContentLength > f.limit {
+			info.ResponseFlags |= accesslog.ReqEntityTooLarge
+			f.Reply(f.limitSt, nil, "request body too large")
+			return
+		}
+		if f.limit > 0 && r.ContentLength < 0 {
+			r.Body = http.MaxBytesReader(rw, r.Body, f.limit)
+		}
+	}
 	ch.cl = p.clusters.Get(clusterName)
 	if ch.cl == nil {
 		info.ResponseFlags |= accesslog.NoRouteFound
@@ -223,7 +245,17 @@ func (x *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		ch.lbctx.MetadataMatch = route.MetadataMatch(clusterName)
 	}
-	x.forward(rw, out, route)
+	if ch.flt != nil {
+		ch.lbctx.MetadataMatch = mergeMeta(ch.lbctx.MetadataMatch, ch.flt.meta)
+	}
+	x.forward(rw, out, route, ch.flt)
+}
+
+func localOf(c *network.Conn) net.Addr {
+	if c == nil {
+		return &net.TCPAddr{}
+	}
+	return c.LocalAddr()
 }
 
 func addrOf(c *network.Conn) net.Addr {
@@ -234,14 +266,21 @@ func addrOf(c *network.Conn) net.Addr {
 }
 
 // forward runs the reverse proxy with the route's response header ops.
-func (x *h2) forward(w http.ResponseWriter, out *http.Request, route *router.Route) {
+func (x *h2) forward(w http.ResponseWriter, out *http.Request, route *router.Route, flt *h2Filters) {
 	rp := *x.rp
-	if route != nil {
-		ops := route.ResponseHeaderOps()
+	if route != nil || flt != nil {
 		rp.ModifyResponse = func(resp *http.Response) error {
-			ops.Apply(headerMap(resp.Header))
+			if route != nil {
+				route.ResponseHeaderOps().Apply(headerMap(resp.Header))
+			}
+			if flt != nil {
+				flt.resp = resp
+				flt.chain.Append(out.Context(), flt)
+			}
 			return nil
 		}
+	}
+	if route != nil {
 		if host, ok := route.HostRewrite(h2Req{out}, ""); ok && host != "" {
 			out.Host = host
 		}
@@ -249,7 +288,10 @@ func (x *h2) forward(w http.ResponseWriter, out *http.Request, route *router.Rou
 	rp.ServeHTTP(w, out)
 }
 
-var errNoHost = errors.New("no healthy upstream")
+var (
+	errNoHost   = errors.New("no healthy upstream")
+	errFiltered = errors.New("answered by a stream filter")
+)
 
 // RoundTrip picks the host (retrying connect failures on another one) and
 // sends the request with the transport of the upstream protocol. The
@@ -269,6 +311,12 @@ func (x *h2) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		ch.host = h
 		ch.info.UpstreamHost = h.Address()
+		if f := ch.flt; f != nil {
+			f.host = h.Address()
+			if f.run(stream.AfterChooseHost) {
+				return nil, errFiltered
+			}
+		}
 		req.URL.Host = h.Address()
 		ctx, cancel := context.WithCancel(req.Context())
 		timer := time.AfterFunc(ch.timeout, func() {
@@ -311,6 +359,9 @@ func (c *cancelOnClose) Close() error {
 }
 
 func (x *h2) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errFiltered) {
+		return
+	}
 	status := http.StatusBadGateway
 	var dialErr *upstream.DialError
 	switch {

@@ -21,6 +21,7 @@ import (
 	"mosn.dev/proxy/log"
 	"mosn.dev/proxy/network"
 	"mosn.dev/proxy/router"
+	"mosn.dev/proxy/stream"
 	"mosn.dev/proxy/upstream"
 )
 
@@ -77,6 +78,8 @@ type Proxy struct {
 	// RPC protocols served, and the shared upstream connections.
 	boltOn, dubboOn bool
 	mux             *muxPool
+	// filters are the listener's stream_filters (HTTP only for now).
+	filters *stream.ChainFactory
 }
 
 func normProto(p string) string {
@@ -205,6 +208,14 @@ func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
 	}
 	if len(problems) > 0 {
 		return nil, problems
+	}
+	if bc.Listener != nil {
+		lp, _, _ := strings.Cut(bc.Path, ".filter_chains")
+		f, err := stream.Build(bc.Config, config.Path(lp, "stream_filters"), bc.Listener.StreamFilters)
+		if err != nil {
+			return nil, err
+		}
+		p.filters = f
 	}
 	p.pools = newPools()
 	if p.h2 {
