@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"time"
 
 	"mosn.dev/proxy/codec/http1"
 	"mosn.dev/proxy/network"
@@ -18,6 +19,9 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b 
 // maxIdlePerHost caps idle keep-alive connections kept per upstream host.
 const maxIdlePerHost = 256
 
+// freshIdle is how long a pooled connection is reused without probing it.
+const freshIdle = time.Second
+
 // upConn is one HTTP/1 upstream connection.
 type upConn struct {
 	net.Conn
@@ -30,6 +34,7 @@ type upConn struct {
 	out      []byte
 	requests uint32
 	max      uint32
+	idleAt   time.Time // when it was put back in the pool
 }
 
 func (u *upConn) in() []byte { return (*u.buf)[u.r:u.w] }
@@ -116,7 +121,10 @@ func (ps *pools) get(cl *upstream.Cluster, h *upstream.Host, limits http1.Limits
 		if u == nil {
 			break
 		}
-		if network.Alive(u.Conn) {
+		// A connection back in the pool for a moment is trusted without a
+		// probe (a syscall per request otherwise); if the server did close
+		// it, the request is sent again on a new one.
+		if time.Since(u.idleAt) < freshIdle || network.Alive(u.Conn) {
 			return u, true, nil
 		}
 		u.close()
@@ -144,6 +152,7 @@ func (ps *pools) put(u *upConn) {
 		return
 	}
 	u.release()
+	u.idleAt = time.Now()
 	ps.mu.Lock()
 	if len(ps.idle[u.key]) >= maxIdlePerHost {
 		ps.mu.Unlock()
