@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,6 +144,22 @@ func (d *rpcDown) handle(f *rpcFrame) {
 	clusterName := p.cfg.Cluster
 	timeout := f.timeout
 	req := rpcReq{codec: d.codec, f: f}
+	if len(p.accessLogs) > 0 {
+		// The frame's bytes are reused once it is forwarded: keep what
+		// the access log may print (%request_header_service% etc.).
+		svc, _ := d.codec.header(f, "service")
+		svc = strings.Clone(svc)
+		method := strings.Clone(req.Method())
+		info.Lookup = func(name string) (string, bool) {
+			switch name {
+			case "request_header_service":
+				return svc, svc != ""
+			case "request_header_method", "request_header_sofa_head_method_name":
+				return method, method != ""
+			}
+			return "", false
+		}
+	}
 	lbctx := upstream.LBContext{}
 	if p.routes != nil {
 		route := p.routes.Match(req)

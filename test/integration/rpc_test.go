@@ -103,6 +103,13 @@ func TestBoltRouting(t *testing.T) {
 	if s.a.Requests() != 200 || s.b.Requests() != 200 {
 		t.Fatalf("upstream A got %d, B got %d, want 200 each", s.a.Requests(), s.b.Requests())
 	}
+	// Every request is in the access log with its service and status.
+	s.p.signal(syscallTERM)
+	s.p.wait(15 * time.Second)
+	log := readFile(t, s.dir+"/access.log")
+	if n := strings.Count(log, "bolt com.foo.A:1.0 0 a\n"); n != 200 {
+		t.Errorf("access log has %d lines for service A (%d lines in all), want 200:\n%.300s", n, strings.Count(log, "\n"), log)
+	}
 }
 
 func TestBoltLocalReplies(t *testing.T) {
