@@ -39,7 +39,8 @@ type LBContext struct {
 	HashKey uint64
 	HasHash bool
 	// MetadataMatch selects a subset of hosts by their "mosn.lb" metadata
-	// (for the subset balancer).
+	// when the cluster has lb_subset_config selectors (see Cluster.Pick);
+	// other clusters ignore it. It is only read.
 	MetadataMatch map[string]string
 	// Exclude is a host to avoid, typically the one a retry follows; it is
 	// picked only when it is the only choice.

@@ -29,6 +29,9 @@ type Cluster struct {
 	factory BalancerFactory
 	// origDst is non-nil for LB_ORIGINAL_DST, whose hosts are made on demand.
 	origDst *origDstPool
+	// subset is non-nil when the cluster balances over subsets
+	// (lb_subset_config with selectors, any lb_type but LB_ORIGINAL_DST).
+	subset *subsetConfig
 
 	connectTimeout time.Duration
 	dialer         net.Dialer
@@ -46,8 +49,9 @@ type clusterSnapshot struct {
 
 // NewCluster builds a cluster from its config. The config is copied
 // shallowly and must not be modified afterwards. It fails when the name is
-// empty, the lb_type is unknown (an empty lb_type means LB_ROUNDROBIN), or
-// a host address is not "host:port".
+// empty, the lb_type is unknown (an empty lb_type means LB_ROUNDROBIN), a
+// host address is not "host:port", or lb_subset_config has an empty
+// selector or an unknown fall_back_policy.
 func NewCluster(cfg *config.Cluster) (*Cluster, error) {
 	return newCluster(cfg, nil)
 }
@@ -80,6 +84,13 @@ func newCluster(cfg *config.Cluster, prev *Cluster) (*Cluster, error) {
 				c.name, c.lbType, strings.Join(BalancerNames(), ", "))
 		}
 		c.factory = f
+		// LB_ORIGINAL_DST has no host list to divide, so it ignores
+		// lb_subset_config (Envoy rejects the combination).
+		sc, err := newSubsetConfig(cfg.LbSubsetConfig)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %q: %v", c.name, err)
+		}
+		c.subset = sc
 	}
 	if err := validateHosts(c.name, cfg.Hosts); err != nil {
 		return nil, err
@@ -182,15 +193,16 @@ func sameIdentity(h *Host, hc config.Host) bool {
 	return true
 }
 
-// publish builds the balancer for hs and makes cfg and hs current. It is
-// called with c.mu held, or before c is shared.
+// publish builds the balancer for hs (and, for a subset cluster, the
+// balancers of every subset) and makes cfg and hs current. It is called
+// with c.mu held, or before c is shared.
 func (c *Cluster) publish(cfg *config.Cluster, hs *HostSet) {
-	var lb Balancer
+	var lb Balancer = nilBalancer{}
 	if c.factory != nil {
-		lb = c.factory(hs, cfg)
-	}
-	if lb == nil {
-		lb = nilBalancer{}
+		lb = buildBalancer(c.factory, hs, cfg)
+		if c.subset != nil {
+			lb = c.subset.build(hs, cfg, c.factory, lb)
+		}
 	}
 	c.snap.Store(&clusterSnapshot{cfg: cfg, hosts: hs, lb: lb})
 }
@@ -251,6 +263,14 @@ func (c *Cluster) SetHostHealth(addr string, healthy bool) {
 
 // Pick returns a host for a new connection or request, or nil when there is
 // no usable host. ctx may be nil.
+//
+// For a cluster with lb_subset_config selectors, a non-empty
+// ctx.MetadataMatch whose key set equals a selector's picks, with the
+// cluster's lb_type, among the healthy hosts whose metadata holds every
+// pair of the match; any other request (no match, a key set no selector
+// declares, no healthy host with those values) follows fall_back_policy:
+// no host, any healthy host, or a healthy host of default_subset. Other
+// clusters ignore ctx.MetadataMatch.
 //
 // For LB_ORIGINAL_DST the host is ctx.OriginalDst (with the IP replaced by
 // 127.0.0.1 when original_dst_lb_config.replace_local is set), made on

@@ -11,4 +11,21 @@
 // The balancers themselves live in package upstream/lb, which registers them
 // by lb_type name with RegisterBalancer in its init function; this package
 // does not import it, so a binary must link it (plugins/all does).
+//
+// # Subset load balancing
+//
+// A cluster whose lb_subset_config has subset_selectors divides its hosts
+// by their "mosn.lb" metadata, as MOSN and Envoy do. For each selector (a
+// set of keys) every distinct tuple of values that hosts carry for those
+// keys is a subset, and each subset with a healthy host gets its own
+// balancer of the cluster's lb_type; all are built with the snapshot, so a
+// host update or health change rebuilds them and Pick only looks one up
+// (no scan, and no allocation unless the values of a multi-key match
+// total more than about 120 bytes). A request's LBContext.MetadataMatch selects a subset only
+// when its key set equals a selector's; a match with other keys, values no
+// healthy host carries, or an empty match (a route without metadata_match)
+// takes the fall_back_policy: 0 picks nothing, 1 picks among all healthy
+// hosts, 2 among the healthy hosts holding every pair of default_subset
+// (all hosts when it is empty). Without selectors MetadataMatch is
+// ignored, and LB_ORIGINAL_DST ignores lb_subset_config altogether.
 package upstream
