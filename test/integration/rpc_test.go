@@ -26,6 +26,10 @@ const rpcConfig = `{
       {"match": {"headers": [{"name": "service", "value": "com.foo.A:1.0"}]}, "route": {"cluster_name": "a"}},
       {"match": {"headers": [{"name": "service", "value": "com.foo.B:1.0"}]}, "route": {"cluster_name": "b"}},
       {"match": {"headers": [{"name": "service", "value": "com.foo.Dead:1.0"}]}, "route": {"cluster_name": "dead"}},
+      {"match": {"headers": [{"name": "service", "value": "com.foo.V2:1.0"}]}, "route": {"cluster_name": "sub",
+        "metadata_match": {"filter_metadata": {"mosn.lb": {"version": "v2"}}}}},
+      {"match": {"headers": [{"name": "service", "value": "com.foo.V9:1.0"}]}, "route": {"cluster_name": "sub",
+        "metadata_match": {"filter_metadata": {"mosn.lb": {"version": "v9"}}}}},
       {"match": {"prefix": "/"}, "route": {"cluster_name": "web"}}
     ]}]}]
   }],
@@ -33,6 +37,10 @@ const rpcConfig = `{
     {"name": "a", "hosts": [{"address": "${A}"}]},
     {"name": "b", "hosts": [{"address": "${B}"}]},
     {"name": "dead", "connect_timeout": "1s", "hosts": [{"address": "${DEAD}"}]},
+    {"name": "sub", "lb_type": "LB_ROUNDROBIN",
+     "lb_subset_config": {"fall_back_policy": 1, "subset_selectors": [["version"]]},
+     "hosts": [{"address": "${A}", "metadata": {"filter_metadata": {"mosn.lb": {"version": "v1"}}}},
+               {"address": "${B}", "metadata": {"filter_metadata": {"mosn.lb": {"version": "v2"}}}}]},
     {"name": "web", "hosts": [{"address": "${WEB}"}]}
   ]},
   "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": ${ADMIN}}}}
@@ -227,5 +235,29 @@ func TestAutoAllProtocols(t *testing.T) {
 	}
 	if f, err := c.Call(service("com.foo.A:1.0"), "still", false, 5*time.Second); err != nil || string(f.Content) != "A:still" {
 		t.Fatalf("after garbage on another connection: %q, %v", f.Content, err)
+	}
+}
+
+// TestBoltSubset: metadata_match picks the v2 subset; a version no host
+// has falls back to any host (fall_back_policy 1).
+func TestBoltSubset(t *testing.T) {
+	s := startRPC(t, "bolt", 0, "")
+	c := testutil.DialBolt(t, s.proxy)
+	for i := 0; i < 20; i++ {
+		f, err := c.Call(service("com.foo.V2:1.0"), "x", false, 5*time.Second)
+		if err != nil || string(f.Content) != "B:x" {
+			t.Fatalf("v2 subset: %q, %v", f.Content, err)
+		}
+	}
+	seen := map[string]int{}
+	for i := 0; i < 20; i++ {
+		f, err := c.Call(service("com.foo.V9:1.0"), "y", false, 5*time.Second)
+		if err != nil || f.Status != bolt.StatusSuccess {
+			t.Fatalf("fallback: status %d, %v", f.Status, err)
+		}
+		seen[string(f.Content)]++
+	}
+	if seen["A:y"] == 0 || seen["B:y"] == 0 {
+		t.Fatalf("fallback to any host should use both hosts: %v", seen)
 	}
 }
