@@ -41,13 +41,17 @@ func resultFields(t *testing.T, out string) map[string]string {
 // its echo server for each RPC protocol, with random upstream delays so
 // responses return out of order over few multiplexed connections.
 func TestMosnloadThroughProxy(t *testing.T) {
-	for _, tc := range []struct{ proto, down, scheme string }{
-		{"sofarpc", "bolt", "sofarpc"},
-		{"dubbo", "dubbo", "dubbo"},
-		{"sofarpc", "Auto", "sofarpc"},
-		{"dubbo", "Auto", "dubbo"},
+	for _, tc := range []struct {
+		proto, down, scheme string
+		extra               []string
+	}{
+		{"sofarpc", "bolt", "sofarpc", nil},
+		{"sofarpc", "bolt", "sofarpc", []string{"--bolt-version", "2"}},
+		{"dubbo", "dubbo", "dubbo", nil},
+		{"sofarpc", "Auto", "sofarpc", nil},
+		{"dubbo", "Auto", "dubbo", nil},
 	} {
-		t.Run(tc.proto+"/"+tc.down, func(t *testing.T) {
+		t.Run(tc.proto+"/"+tc.down+strings.Join(tc.extra, ""), func(t *testing.T) {
 			upPort := testutil.FreePort(t)
 			up := fmt.Sprintf("127.0.0.1:%d", upPort)
 			srv := exec.Command(mosnloadBin, "serve", "-p", tc.proto, "--delay-random=0-3ms", up)
@@ -59,8 +63,8 @@ func TestMosnloadThroughProxy(t *testing.T) {
 			cfg := expand(loadConfig, map[string]string{"DIR": t.TempDir(), "PORT": fmt.Sprint(port), "ADMIN": fmt.Sprint(admin), "DOWN": tc.down, "UP": up})
 			p := startMosn(t, writeConfig(t, cfg), fmt.Sprintf("127.0.0.1:%d", admin))
 			p.waitListening(up)
-			cmd := exec.Command(mosnloadBin, "-n", "3000", "-c", "8", "-m", "16", "-p", tc.proto, "--timeout", "10s",
-				fmt.Sprintf("%s://127.0.0.1:%d", tc.scheme, port))
+			args := append([]string{"-n", "3000", "-c", "8", "-m", "16", "-p", tc.proto, "--timeout", "10s"}, tc.extra...)
+			cmd := exec.Command(mosnloadBin, append(args, fmt.Sprintf("%s://127.0.0.1:%d", tc.scheme, port))...)
 			done := make(chan struct{})
 			var out []byte
 			var err error

@@ -261,3 +261,41 @@ func TestBoltSubset(t *testing.T) {
 		t.Fatalf("fallback to any host should use both hosts: %v", seen)
 	}
 }
+
+// TestBoltOnewayAndV2: a oneway request reaches the upstream and gets no
+// answer; bolt v2 frames share the listener with v1.
+func TestBoltOnewayAndV2(t *testing.T) {
+	s := startRPC(t, "bolt", 0, "")
+	c, err := net.Dial("tcp", s.proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	oneway := bolt.AppendRequest(nil, bolt.Request{Proto: bolt.ProtoV1, Oneway: true, CmdCode: bolt.CmdRequest, Ver2: 1,
+		RequestID: 7, Codec: 1, Class: bolt.ClassRequest, Headers: service("com.foo.A:1.0"), Content: []byte("fire")})
+	v2 := bolt.AppendRequest(nil, bolt.Request{Proto: bolt.ProtoV2, Ver1: 1, CmdCode: bolt.CmdRequest, Ver2: 1,
+		RequestID: 8, Codec: 1, Timeout: 5000, Class: bolt.ClassRequest, Headers: service("com.foo.B:1.0"), Content: []byte("two")})
+	if _, err := c.Write(append(oneway, v2...)); err != nil {
+		t.Fatal(err)
+	}
+	// The only answer is the v2 request's, with its id.
+	buf := make([]byte, 0, 4096)
+	tmp := make([]byte, 4096)
+	for {
+		n, err := c.Read(tmp)
+		buf = append(buf, tmp[:n]...)
+		if f, _, perr := bolt.Parse(buf); perr == nil {
+			if f.Proto != bolt.ProtoV2 || f.RequestID != 8 || string(f.Content) != "B:two" {
+				t.Fatalf("answer proto %d id %d content %q, want the v2 request's", f.Proto, f.RequestID, f.Content)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for s.a.Requests() < 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
