@@ -24,6 +24,7 @@ import (
 	"mosn.dev/proxy/network"
 	"mosn.dev/proxy/network/listener"
 	"mosn.dev/proxy/upstream"
+	"mosn.dev/proxy/upstream/healthcheck"
 )
 
 // Options says what to run.
@@ -50,6 +51,7 @@ type App struct {
 	access   *accesslog.Writers
 
 	listeners []*listener.Listener
+	checkers  []*healthcheck.Checker
 	admin     *admin.Server
 	pprof     *http.Server
 
@@ -88,8 +90,14 @@ func New(opts Options) (*App, error) {
 
 	a.clusters = upstream.NewManager()
 	for i := range cfg.ClusterManager.Clusters {
-		if err := a.clusters.AddOrUpdate(&cfg.ClusterManager.Clusters[i]); err != nil {
+		cc := &cfg.ClusterManager.Clusters[i]
+		if err := a.clusters.AddOrUpdate(cc); err != nil {
 			problems = append(problems, config.Problem{Path: config.Path("cluster_manager", "clusters", i), Msg: err.Error()})
+		}
+		if cc.HealthCheck != nil {
+			if err := healthcheck.Validate(cc.HealthCheck); err != nil {
+				problems = append(problems, cfg.Problemf(config.Path("cluster_manager", "clusters", i, "health_check"), "%v", err))
+			}
 		}
 	}
 
@@ -314,6 +322,19 @@ func (a *App) Start() error {
 			return fail(err)
 		}
 	}
+	for _, cl := range a.clusters.All() {
+		if cl.Config().HealthCheck == nil {
+			continue
+		}
+		hc, err := healthcheck.Start(cl, a.log)
+		if err != nil {
+			for _, c := range a.checkers {
+				c.Stop()
+			}
+			return fail(fmt.Errorf("cluster %q: health check: %w", cl.Name(), err))
+		}
+		a.checkers = append(a.checkers, hc)
+	}
 	a.setStage(StageStarting)
 	for _, l := range opened {
 		a.log.Infof("[network] [listener start] listener %s serving on %s", l.Name(), l.Addr())
@@ -403,6 +424,9 @@ func (a *App) Shutdown(graceful bool) {
 		a.setStage(StageStopping)
 		for _, l := range a.listeners {
 			l.CloseConns()
+		}
+		for _, c := range a.checkers {
+			c.Stop()
 		}
 		if a.admin != nil {
 			a.admin.Close()

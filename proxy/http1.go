@@ -130,6 +130,25 @@ func (s *h1Server) releaseBuf() {
 func (s *h1Server) fill(idle bool) error {
 	if s.r == s.w {
 		s.r, s.w = 0, 0
+		if idle && s.buf != nil && !s.c.Draining() {
+			// A busy keep-alive connection sends its next request soon:
+			// read it with the buffer still held, which costs one syscall
+			// less than parking first. Only a connection quiet for
+			// hotWindow parks without a buffer.
+			s.c.SetReadDeadline(time.Now().Add(hotWindow))
+			n, err := s.c.Read(*s.buf)
+			s.c.SetReadDeadline(time.Time{})
+			if n > 0 {
+				s.w = n
+				return nil
+			}
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				if err == nil {
+					err = io.ErrNoProgress
+				}
+				return err
+			}
+		}
 		if idle {
 			if err := s.waitIdle(); err != nil {
 				return err
@@ -161,6 +180,10 @@ func (s *h1Server) fill(idle bool) error {
 	}
 	return err
 }
+
+// hotWindow is how long a keep-alive connection waits for its next
+// request holding its read buffer before it parks without one.
+const hotWindow = 50 * time.Millisecond
 
 // errDrained ends an idle connection during a graceful stop.
 var errDrained = errors.New("draining")

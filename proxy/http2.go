@@ -69,9 +69,13 @@ func newH2(p *Proxy, upstreamH2 bool) *h2 {
 	x.up1 = &http.Transport{DialContext: dial, Protocols: &p1, MaxIdleConnsPerHost: maxIdlePerHost, IdleConnTimeout: 90 * time.Second}
 	x.up2 = &http.Transport{DialContext: dial, Protocols: &p2, MaxIdleConnsPerHost: maxIdlePerHost, IdleConnTimeout: 90 * time.Second}
 	x.rp = &httputil.ReverseProxy{
-		Rewrite:       func(*httputil.ProxyRequest) {},
-		Transport:     x,
-		FlushInterval: -1,
+		Rewrite:   func(*httputil.ProxyRequest) {},
+		Transport: x,
+		// Zero, not -1: responses of unknown length (gRPC, SSE) are flushed
+		// per write anyway, and -1 makes net/http flush the head of a
+		// body-less answer early, splitting a gRPC trailers-only error
+		// into headers plus an empty DATA frame.
+		FlushInterval: 0,
 		ErrorHandler:  x.errorHandler,
 		ErrorLog:      nil,
 	}

@@ -209,7 +209,7 @@ func parseHTTPConfig(cc map[string]any) (*httpSettings, error) {
 		path = "/" + path
 	}
 	u, err := url.ParseRequestURI(path)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.Fragment != "" {
+	if err != nil || u.Scheme != "" || u.Host != "" || strings.ContainsFunc(path, badPathRune) {
 		return nil, fmt.Errorf("%spath: %q is not a request path (want a form like \"/health?full=1\")", prefix, path)
 	}
 	hs.target = *u
@@ -364,6 +364,10 @@ func toDuration(v any) (time.Duration, error) {
 	}
 	return d.D(), nil
 }
+
+// badPathRune reports runes a request target must not hold unescaped:
+// controls, spaces and the fragment mark.
+func badPathRune(r rune) bool { return r <= ' ' || r == 0x7f || r == '#' }
 
 // validToken reports whether s is an HTTP token (RFC 9110), as a method
 // must be.

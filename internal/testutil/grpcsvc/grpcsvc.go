@@ -37,12 +37,20 @@ const (
 	ReqKey = "x-req"
 	// EchoKey is response header metadata holding the value of ReqKey.
 	EchoKey = "x-echo"
+	// DeadlineKey is response header metadata holding the call's time
+	// left, in whole milliseconds, as Unary saw it from the grpc-timeout
+	// request header, or "none" without a deadline.
+	DeadlineKey = "x-deadline-ms"
 	// BinKey is binary response header metadata (base64 on the wire).
 	BinKey = "x-raw-bin"
-	// TrailerKey is response trailer metadata: "t:" followed by the
-	// request message.
+	// TrailerKey is Unary's response trailer metadata: TrailerValue of
+	// the request message.
 	TrailerKey = "x-trailer"
 )
+
+// TrailerValue is what Unary sends under TrailerKey for the request msg:
+// "t:" and msg quoted in ASCII, as metadata values must be printable ASCII.
+func TrailerValue(msg string) string { return "t:" + strconv.QuoteToASCII(msg) }
 
 // NotFoundPrefix makes Unary fail: a request "notfound:<msg>" answers
 // codes.NotFound with message <msg>, trailer TrailerKey and one status
@@ -141,7 +149,7 @@ func bigHandler(_ any, _ context.Context, dec func(any) error, _ grpc.UnaryServe
 // with NotFound for NotFoundPrefix requests.
 func (s *Server) unary(ctx context.Context, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	if err := grpc.SetTrailer(ctx, metadata.Pairs(TrailerKey, "t:"+in.Value)); err != nil {
+	if err := grpc.SetTrailer(ctx, metadata.Pairs(TrailerKey, TrailerValue(in.Value))); err != nil {
 		return nil, err
 	}
 	if msg, ok := strings.CutPrefix(in.Value, NotFoundPrefix); ok {
@@ -151,7 +159,11 @@ func (s *Server) unary(ctx context.Context, in *wrapperspb.StringValue) (*wrappe
 		}
 		return nil, st.Err()
 	}
-	h := metadata.Pairs(EchoKey, strings.Join(md.Get(ReqKey), ","), BinKey, BinValue)
+	left := "none"
+	if d, ok := ctx.Deadline(); ok {
+		left = strconv.FormatInt(time.Until(d).Milliseconds(), 10)
+	}
+	h := metadata.Pairs(EchoKey, strings.Join(md.Get(ReqKey), ","), BinKey, BinValue, DeadlineKey, left)
 	if err := grpc.SetHeader(ctx, h); err != nil {
 		return nil, err
 	}
