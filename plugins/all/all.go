@@ -9,4 +9,9 @@ import (
 	_ "mosn.dev/proxy/tcpproxy"
 	// The L7 proxy (HTTP/1.1 today).
 	_ "mosn.dev/proxy/proxy"
+	// Stream filters.
+	_ "mosn.dev/proxy/filter/fault"
+	_ "mosn.dev/proxy/filter/headertometadata"
+	_ "mosn.dev/proxy/filter/ipaccess"
+	_ "mosn.dev/proxy/filter/payloadlimit"
 )
