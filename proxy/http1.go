@@ -383,6 +383,9 @@ func (s *h1Server) handle() bool {
 	if s.flt != nil {
 		lbctx.MetadataMatch = mergeMeta(lbctx.MetadataMatch, s.flt.meta)
 	}
+	if s.p.h1ToH2 {
+		return s.viaH2(cl, route, lbctx, timeout, retries, keep)
+	}
 	deadline := start.Add(timeout)
 	bodyless := framing.Kind == http1.BodyNone
 	for attempt := uint32(0); ; attempt++ {

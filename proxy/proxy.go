@@ -75,6 +75,9 @@ type Proxy struct {
 	// or both told apart by the HTTP/2 preface (Auto).
 	h1, h2 bool
 	http2  *h2
+	// h1ToH2 sends HTTP/1 requests to h2c upstreams through http2's
+	// transport (upstream_protocol Http2 with an HTTP/1 downstream).
+	h1ToH2 bool
 	// RPC protocols served, and the shared upstream connections.
 	boltOn, dubboOn bool
 	mux             *muxPool
@@ -145,9 +148,8 @@ func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
 	case "Http1":
 	case "Http2":
 		upH2 = true
-		if p.h1 {
-			bad(config.Path(bc.Path, "upstream_protocol"), "HTTP/1 to HTTP/2 conversion is not supported by this build yet")
-		}
+		// HTTP/1 requests are converted and sent as h2c streams.
+		p.h1ToH2 = p.h1
 	case "bolt", "dubbo":
 		// RPC frames are forwarded as themselves.
 		if p.h1 || p.h2 {
@@ -218,7 +220,7 @@ func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
 		p.filters = f
 	}
 	p.pools = newPools()
-	if p.h2 {
+	if p.h2 || p.h1ToH2 {
 		p.http2 = newH2(p, upH2)
 	}
 	if p.boltOn || p.dubboOn {

@@ -85,6 +85,7 @@ func TestHTTP2Matrix(t *testing.T) {
 		{"auto-h2->h2", "Auto", "Auto", true, h2cClient(), "HTTP/2.0"},
 		{"auto-h1->h1", "Auto", "Auto", true, h1Client(), "HTTP/1.1"},
 		{"h1->h1", "Http1", "Http1", false, h1Client(), "HTTP/1.1"},
+		{"h1->h2", "Http1", "Http2", true, h1Client(), "HTTP/2.0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base := startH2(t, tc.down, tc.up, h2Upstream(t, tc.upH2))
@@ -101,8 +102,20 @@ func TestHTTP2Matrix(t *testing.T) {
 			if resp.Header.Get("X-Proxy") != "mosn" {
 				t.Errorf("response header ops not applied: %v", resp.Header)
 			}
-			if resp.ProtoMajor == 2 && resp.Trailer.Get("X-Checksum") != "5" {
+			if (resp.ProtoMajor == 2 || tc.upH2) && resp.Trailer.Get("X-Checksum") != "5" {
 				t.Errorf("trailer lost: %v", resp.Trailer)
+			}
+			// A body of unknown length (chunked for HTTP/1, DATA frames for h2).
+			req, _ := http.NewRequest("POST", base+"/up", io.MultiReader(strings.NewReader(strings.Repeat("z", 100000))))
+			req.ContentLength = -1
+			resp, err = tc.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if want := tc.wantUpProto + " POST /up body=100000"; string(b) != want {
+				t.Fatalf("streamed upload: %q, want %q", b, want)
 			}
 			resp, err = tc.client.Get(base + "/direct")
 			if err != nil {
