@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	stdlog "log"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -77,7 +78,7 @@ func newH2(p *Proxy, upstreamH2 bool) *h2 {
 		// into headers plus an empty DATA frame.
 		FlushInterval: 0,
 		ErrorHandler:  x.errorHandler,
-		ErrorLog:      nil,
+		ErrorLog:      stdlog.New(debugWriter{p}, "[proxy] [http2] ", 0),
 	}
 	return x
 }
@@ -107,7 +108,7 @@ func (x *h2) serve(c *network.Conn) {
 			return context.WithValue(ctx, connKey{}, c)
 		},
 		IdleTimeout: c.IdleTimeout,
-		ErrorLog:    nil,
+		ErrorLog:    stdlog.New(debugWriter{x.p}, "[proxy] [http2] ", 0),
 	}
 	ln := newOneConnListener(c.Conn)
 	c.OnDrain(func() {
@@ -456,4 +457,13 @@ func (c *notifyConn) Close() error {
 	c.l.Close()
 	c.l.connOnce.Do(func() { close(c.l.connDone) })
 	return err
+}
+
+// debugWriter sends net/http's own log lines (client resets, bad
+// prefaces) to the error log at DEBUG instead of the process's stderr.
+type debugWriter struct{ p *Proxy }
+
+func (w debugWriter) Write(b []byte) (int, error) {
+	w.p.log.Debugf("%s", strings.TrimRight(string(b), "\n"))
+	return len(b), nil
 }
