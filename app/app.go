@@ -109,6 +109,12 @@ func New(opts Options) (*App, error) {
 			a.listeners = append(a.listeners, l)
 		}
 	}
+	// Redirect/tproxy listeners hand connections to the listener configured
+	// for their original destination (bind_port false ones included).
+	handoff := listener.NewRegistry(a.listeners)
+	for _, l := range a.listeners {
+		l.SetHandoff(handoff.Lookup)
+	}
 	if len(problems) > 0 {
 		a.access.CloseAll()
 		return nil, problems

@@ -16,7 +16,9 @@ type Conn struct {
 	net.Conn
 	// ID is unique within the process, for logs and the access log.
 	ID uint64
-	// Listener is the name of the listener that accepted the connection.
+	// Listener is the name of the listener that serves the connection:
+	// the one that accepted it, or the one an original-dst listener
+	// handed it to.
 	Listener string
 	// OriginalDst is the connection's original destination "ip:port"
 	// recovered by a redirect/tproxy listener, or "" when unknown.

@@ -373,7 +373,7 @@ func (s *h1Server) handle() bool {
 		}
 		route.RequestHeaderOps().Apply(headerOps{hdr})
 	}
-	lbctx := upstream.LBContext{}
+	lbctx := upstream.LBContext{OriginalDst: s.c.OriginalDst}
 	if route != nil {
 		if k, ok := route.HashKey(&s.req, hostOnly(s.c.RemoteAddr())); ok {
 			lbctx.HashKey, lbctx.HasHash = k, true

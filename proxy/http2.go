@@ -186,6 +186,9 @@ func (x *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := h2Req{r}
 	clusterName := p.cfg.Cluster
 	ch := &choice{info: info, timeout: DefaultTimeout, retries: router.RetryPolicy{}.MaxRetries()}
+	if c != nil {
+		ch.lbctx.OriginalDst = c.OriginalDst
+	}
 	if chain := p.filters.New(); chain != nil {
 		ch.flt = &h2Filters{r: r, w: rw, chain: chain, c: addrOf(c), l: localOf(c), flags: &info.ResponseFlags}
 	}

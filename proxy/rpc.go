@@ -160,7 +160,7 @@ func (d *rpcDown) handle(f *rpcFrame) {
 			return "", false
 		}
 	}
-	lbctx := upstream.LBContext{}
+	lbctx := upstream.LBContext{OriginalDst: d.c.OriginalDst}
 	if p.routes != nil {
 		route := p.routes.Match(req)
 		if route == nil {

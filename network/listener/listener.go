@@ -1,6 +1,7 @@
 // Package listener runs listening sockets: it accepts connections, runs
 // the listener's network filter chain on each, tracks them for graceful
-// drain, and hands sockets over during a smooth upgrade.
+// drain, hands a redirected connection to the listener configured for its
+// original destination, and hands sockets over during a smooth upgrade.
 package listener
 
 import (
@@ -40,6 +41,8 @@ type Listener struct {
 	drained  chan struct{} // closed when stopping and no connection is left
 
 	accepted atomic.Uint64
+	handedIn atomic.Uint64
+	handoff  atomic.Pointer[handoff]
 }
 
 // New returns a listener for cfg that will serve connections with chain.
@@ -76,6 +79,10 @@ func (l *Listener) Listen() error {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return fmt.Errorf("listener %q: %s is already in use by another socket (find its owner with: ss -ltnp 'sport = :%s'): %w",
 				l.cfg.Name, l.cfg.Address, port(l.cfg.Address), ErrAddrInUse)
+		}
+		if errors.Is(err, syscall.EPERM) && l.cfg.UseOriginalDst == "tproxy" {
+			return fmt.Errorf("listener %q: use_original_dst tproxy needs IP_TRANSPARENT on %s, which needs root or CAP_NET_ADMIN: %w",
+				l.cfg.Name, l.cfg.Address, err)
 		}
 		if errors.Is(err, syscall.EACCES) {
 			return fmt.Errorf("listener %q: no permission to listen on %s (ports below 1024 need root or CAP_NET_BIND_SERVICE): %w",
@@ -152,12 +159,49 @@ func (l *Listener) Serve() error {
 			Start:       time.Now(),
 			IdleTimeout: l.idle,
 		}
+		if l.cfg.UseOriginalDst != "" {
+			l.dispatch(c)
+			continue
+		}
 		if !l.track(c) {
 			raw.Close()
 			continue
 		}
 		go l.serveConn(c)
 	}
+}
+
+// dispatch recovers the original destination of a connection accepted by
+// a redirect/tproxy listener and hands the connection to the listener
+// configured for that destination, if any; otherwise this listener serves
+// it. It runs in the accept loop, before tracking, so that a connection is
+// tracked (and drained) by exactly the listener that serves it; the
+// getsockopt it costs does not block.
+func (l *Listener) dispatch(c *network.Conn) {
+	dst, err := originalDst(c.Conn, l.cfg.UseOriginalDst)
+	if err != nil {
+		if l.log.Enabled(log.DEBUG) {
+			l.log.Debugf("[network] [listener] %s connection %d from %s: no original destination (%s), serving it here: %v",
+				l.cfg.Name, c.ID, c.RemoteAddr(), l.cfg.UseOriginalDst, err)
+		}
+	} else {
+		c.OriginalDst = dst
+		if h := l.handoff.Load(); h != nil {
+			if to := h.lookup(dst); to != nil && to != l {
+				if l.log.Enabled(log.DEBUG) {
+					l.log.Debugf("[network] [listener] %s connection %d to %s handed to listener %s",
+						l.cfg.Name, c.ID, dst, to.cfg.Name)
+				}
+				to.ServeHandoff(c)
+				return
+			}
+		}
+	}
+	if !l.track(c) {
+		c.Close()
+		return
+	}
+	go l.serveConn(c)
 }
 
 func (l *Listener) serveConn(c *network.Conn) {
