@@ -383,6 +383,11 @@ func (s *h1Server) handle() bool {
 	if s.flt != nil {
 		lbctx.MetadataMatch = mergeMeta(lbctx.MetadataMatch, s.flt.meta)
 	}
+	if od := cl.Config().OriginalDstLbConfig; od != nil && od.UseHeader {
+		if v, ok := s.req.Header(od.HeaderNameOrDefault()); ok && v != "" {
+			lbctx.OriginalDst = v
+		}
+	}
 	if s.p.h1ToH2 {
 		return s.viaH2(cl, route, lbctx, timeout, retries, keep)
 	}

@@ -256,6 +256,11 @@ func (x *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if ch.flt != nil {
 		ch.lbctx.MetadataMatch = mergeMeta(ch.lbctx.MetadataMatch, ch.flt.meta)
 	}
+	if od := ch.cl.Config().OriginalDstLbConfig; od != nil && od.UseHeader {
+		if v, ok := req.Header(od.HeaderNameOrDefault()); ok && v != "" {
+			ch.lbctx.OriginalDst = v
+		}
+	}
 	x.forward(rw, out, route, ch.flt)
 }
 

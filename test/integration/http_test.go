@@ -40,12 +40,14 @@ const httpConfig = `{
       {"match": {"prefix": "/slow"}, "route": {"cluster_name": "web", "timeout": "300ms"}},
       {"match": {"prefix": "/flaky"}, "route": {"cluster_name": "web", "retry_policy": {"retry_on": true, "num_retries": 2}}},
       {"match": {"prefix": "/dead"}, "route": {"cluster_name": "dead"}},
+      {"match": {"prefix": "/od"}, "route": {"cluster_name": "od"}},
       {"match": {"prefix": "/"}, "route": {"cluster_name": "web"}}
     ]}]}]
   }],
   "cluster_manager": {"clusters": [
     {"name": "web", "lb_type": "LB_ROUNDROBIN", "hosts": [{"address": "${UPSTREAM}"}]},
-    {"name": "dead", "lb_type": "LB_ROUNDROBIN", "connect_timeout": "1s", "hosts": [{"address": "${DEAD}"}]}
+    {"name": "dead", "lb_type": "LB_ROUNDROBIN", "connect_timeout": "1s", "hosts": [{"address": "${DEAD}"}]},
+    {"name": "od", "lb_type": "LB_ORIGINAL_DST", "original_dst_lb_config": {"use_header": true, "header_name": "x-dst"}}
   ]},
   "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": ${ADMIN}}}}
 }`
@@ -477,5 +479,28 @@ func TestHTTPSplitChunks(t *testing.T) {
 	sum := sha256.Sum256([]byte("hello world"))
 	if want := fmt.Sprintf("11 %x", sum); string(b) != want {
 		t.Fatalf("%q, want %q", b, want)
+	}
+}
+
+// TestHTTPOriginalDstHeader: an LB_ORIGINAL_DST cluster with no hosts
+// takes the destination from the configured header.
+func TestHTTPOriginalDstHeader(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "other server") }))
+	t.Cleanup(other.Close)
+	base, _, _ := startHTTP(t, http.HandlerFunc(echoHandler))
+	req, _ := http.NewRequest("GET", base+"/od/x", nil)
+	req.Header.Set("X-Dst", strings.TrimPrefix(other.URL, "http://"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "other server" {
+		t.Fatalf("%d %q, want the server named by x-dst", resp.StatusCode, b)
+	}
+	// Without the header there is no destination: 503.
+	if code, _ := httpGet(t, base+"/od/x"); code != 503 {
+		t.Fatalf("no x-dst: %d, want 503", code)
 	}
 }
