@@ -2,9 +2,9 @@ package proxy
 
 import (
 	"context"
-	stdlog "log"
 	"errors"
 	"io"
+	stdlog "log"
 	"math/rand/v2"
 	"net"
 	"net/http"
