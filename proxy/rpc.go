@@ -38,6 +38,19 @@ type rpcDown struct {
 	wmu   sync.Mutex
 	out   []byte
 	wait  func() error
+	// inflight counts forwarded requests still waiting for an answer; a
+	// draining connection is closed only when it is zero, so a graceful
+	// stop loses no response.
+	inflight atomic.Int64
+}
+
+// drainWait waits (bounded by the longest request timeout) until every
+// request of this connection has its answer written.
+func (d *rpcDown) drainWait() {
+	deadline := time.Now().Add(DefaultTimeout + time.Second)
+	for d.inflight.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (d *rpcDown) write(b []byte) error {
@@ -83,9 +96,11 @@ func (p *Proxy) serveRPC(c *network.Conn, codec rpcCodec) {
 				bp = nil
 			}
 			if c.Draining() {
+				d.drainWait()
 				return
 			}
 			if !c.EnterIdle() {
+				d.drainWait()
 				return
 			}
 			if t := c.IdleTimeout; t > 0 {
@@ -95,6 +110,9 @@ func (p *Proxy) serveRPC(c *network.Conn, codec rpcCodec) {
 			c.ExitIdle()
 			c.SetReadDeadline(time.Time{})
 			if err != nil && (!c.Draining() || network.Alive(c.Conn)) {
+				if c.Draining() {
+					d.drainWait()
+				}
 				return
 			}
 		}
@@ -364,6 +382,7 @@ func (mc *muxConn) forward(d *rpcDown, f *rpcFrame, timeout time.Duration, info 
 		pd := &pending{down: d, origID: origID, frame: rpcFrame{id: f.id, request: true, bolt: f.bolt, dubbo: f.dubbo}, info: info}
 		pd.frame.bolt.Raw, pd.frame.bolt.Class, pd.frame.bolt.HeaderBytes, pd.frame.bolt.Content = nil, nil, nil, nil
 		pd.frame.dubbo.Raw, pd.frame.dubbo.Body = nil, nil
+		d.inflight.Add(1)
 		mc.mu.Lock()
 		mc.pend[id] = pd
 		mc.mu.Unlock()
@@ -412,6 +431,7 @@ func (mc *muxConn) timeoutReq(id uint64) {
 	}
 	mc.host.RequestEnd()
 	pd.down.fail(&pd.frame, rpcTimeout, pd.info, accesslog.UpstreamRequestTimeout)
+	pd.down.inflight.Add(-1)
 }
 
 // readLoop relays responses to their callers until the connection dies,
@@ -474,6 +494,7 @@ func (mc *muxConn) deliver(f *rpcFrame) {
 	}
 	pd.info.BytesSent = uint64(len(f.raw))
 	mc.p.logRPC(pd.info, f.status)
+	pd.down.inflight.Add(-1)
 }
 
 // shutdown marks the connection dead and fails what is still pending.
@@ -493,6 +514,7 @@ func (mc *muxConn) shutdown() {
 		pd.timer.Stop()
 		mc.host.RequestEnd()
 		pd.down.fail(&pd.frame, rpcConnLost, pd.info, accesslog.UpstreamConnectionTermination)
+		pd.down.inflight.Add(-1)
 	}
 }
 

@@ -299,3 +299,38 @@ func TestBoltOnewayAndV2(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestBoltGracefulStop: SIGTERM while requests are in flight: every
+// caller still gets its answer before the connection closes.
+func TestBoltGracefulStop(t *testing.T) {
+	s := startRPC(t, "bolt", 400*time.Millisecond, "")
+	c := testutil.DialBolt(t, s.proxy)
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msg := fmt.Sprint(i)
+			f, err := c.Call(service("com.foo.A:1.0"), msg, false, 10*time.Second)
+			if err == nil && (f.Status != bolt.StatusSuccess || string(f.Content) != "A:"+msg) {
+				err = fmt.Errorf("request %d: status %d content %q", i, f.Status, f.Content)
+			}
+			errs <- err
+		}()
+	}
+	for s.a.Requests() < 20 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.p.signal(syscallTERM)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if code := s.p.wait(15 * time.Second); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
