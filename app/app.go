@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"mosn.dev/proxy/admin"
 	"mosn.dev/proxy/config"
 	"mosn.dev/proxy/log"
+	"mosn.dev/proxy/metrics"
 	"mosn.dev/proxy/network"
 	"mosn.dev/proxy/network/listener"
 	"mosn.dev/proxy/upstream"
@@ -52,6 +54,8 @@ type App struct {
 
 	listeners []*listener.Listener
 	checkers  []*healthcheck.Checker
+	metrics   *metrics.Registry
+	sinks     []*http.Server
 	admin     *admin.Server
 	pprof     *http.Server
 
@@ -88,6 +92,26 @@ func New(opts Options) (*App, error) {
 		runtime.GOMAXPROCS(int(*p))
 	}
 
+	var matcher *config.StatsMatcher
+	if cfg.Metrics != nil {
+		matcher = cfg.Metrics.StatsMatcher
+		for i, sink := range cfg.Metrics.Sinks {
+			if sink.Type != "prometheus" {
+				problems = append(problems, cfg.Problemf(config.Path("metrics", "sinks", i, "type"), "unknown metrics sink %q (this build has: prometheus)", sink.Type))
+				continue
+			}
+			var pc promSinkConfig
+			if _, err := cfg.DecodeRaw(config.Path("metrics", "sinks", i, "config"), sink.Config, &pc); err != nil {
+				if ps, ok := err.(config.Problems); ok {
+					problems = append(problems, ps...)
+				}
+			} else if pc.Port == 0 || pc.Port > 65535 {
+				problems = append(problems, cfg.Problemf(config.Path("metrics", "sinks", i, "config", "port"), "a prometheus sink needs a port (1..65535)"))
+			}
+		}
+	}
+	a.metrics = metrics.NewRegistry(matcher)
+	a.metrics.SetVersion(opts.Version)
 	a.clusters = upstream.NewManager()
 	for i := range cfg.ClusterManager.Clusters {
 		cc := &cfg.ClusterManager.Clusters[i]
@@ -121,6 +145,8 @@ func New(opts Options) (*App, error) {
 	}
 	if cfg.Admin != nil && !opts.DryRun {
 		a.admin = admin.New(a, opts.Version, a.log)
+		a.admin.Handle("/api/v1/stats", a.statsAPI)
+		a.admin.Handle("/api/v1/stats_glob", a.statsGlobAPI)
 	}
 	return a, nil
 }
@@ -199,6 +225,7 @@ func (a *App) buildListener(cfg *config.Config, lc *config.Listener, path string
 				Log:        a.log,
 				AccessLogs: logs,
 				Warn:       a.warn,
+				Metrics:    a.metrics,
 			}
 			built, err := factory(bc, f.Config)
 			if err != nil {
@@ -328,6 +355,9 @@ func (a *App) Start() error {
 			return fail(err)
 		}
 	}
+	if err := a.startSinks(cfg); err != nil {
+		return fail(err)
+	}
 	for _, cl := range a.clusters.All() {
 		if cl.Config().HealthCheck == nil {
 			continue
@@ -440,6 +470,9 @@ func (a *App) Shutdown(graceful bool) {
 		if a.pprof != nil {
 			a.pprof.Close()
 		}
+		for _, s := range a.sinks {
+			s.Close()
+		}
 		a.setStage(StageAfterStop)
 		a.removePid()
 		a.access.CloseAll()
@@ -461,4 +494,70 @@ func hasFilter(lc *config.Listener, typ string) bool {
 		}
 	}
 	return false
+}
+
+// promSinkConfig is a prometheus sink's config.
+type promSinkConfig struct {
+	// Port serves the exposition on all interfaces (MOSN's behaviour).
+	Port uint32 `json:"port,omitempty"`
+	// Endpoint is the path. Default /metrics.
+	Endpoint string `json:"endpoint,omitempty"`
+	// DisableCollectProcess and DisableCollectGo drop the process and Go
+	// runtime families.
+	DisableCollectProcess bool `json:"disable_collect_process,omitempty"`
+	DisableCollectGo      bool `json:"disable_collect_go,omitempty"`
+	// Percentiles is MOSN's; histograms are exported as buckets instead.
+	Percentiles []int `json:"percentiles,omitempty"`
+}
+
+// Metrics returns the process's metric registry.
+func (a *App) Metrics() *metrics.Registry { return a.metrics }
+
+func (a *App) startSinks(cfg *config.Config) error {
+	if cfg.Metrics == nil {
+		return nil
+	}
+	for i, sink := range cfg.Metrics.Sinks {
+		var pc promSinkConfig
+		cfg.DecodeRaw(config.Path("metrics", "sinks", i, "config"), sink.Config, &pc)
+		ep := pc.Endpoint
+		if ep == "" {
+			ep = "/metrics"
+		}
+		a.metrics.SetCollect(!pc.DisableCollectProcess, !pc.DisableCollectGo)
+		mux := http.NewServeMux()
+		mux.Handle(ep, a.metrics.Handler())
+		addr := fmt.Sprintf(":%d", pc.Port)
+		ln, err := listenTCP(addr)
+		if err != nil {
+			return fmt.Errorf("metrics.sinks[%d]: prometheus: %w", i, err)
+		}
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		a.sinks = append(a.sinks, srv)
+		go srv.Serve(ln)
+		a.log.Infof("[metrics] [prometheus] serving %s on %s", ep, ln.Addr())
+	}
+	return nil
+}
+
+// statsAPI is /api/v1/stats: every metric set as JSON, or ?key=<type.labels>.
+func (a *App) statsAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	var v any = a.metrics.StatsJSON()
+	if key := r.URL.Query().Get("key"); key != "" {
+		one, ok := a.metrics.Stats(key)
+		if !ok {
+			http.Error(w, fmt.Sprintf("no metrics for key %q", key), http.StatusNotFound)
+			return
+		}
+		v = one
+	}
+	b, _ := json.MarshalIndent(v, "", "  ")
+	w.Write(append(b, '\n'))
+}
+
+// statsGlobAPI is /api/v1/stats_glob: the downstream totals as key:value.
+func (a *App) statsGlobAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprint(w, a.metrics.StatsGlob())
 }

@@ -6,6 +6,7 @@ import (
 	"mosn.dev/proxy/accesslog"
 	"mosn.dev/proxy/config"
 	"mosn.dev/proxy/log"
+	"mosn.dev/proxy/metrics"
 	"mosn.dev/proxy/registry"
 	"mosn.dev/proxy/upstream"
 )
@@ -50,4 +51,6 @@ type BuildContext struct {
 	AccessLogs []*accesslog.Logger
 	// Warn records a non-fatal config problem.
 	Warn func(config.Problem)
+	// Metrics is the process's metric registry (never nil).
+	Metrics *metrics.Registry
 }

@@ -847,6 +847,7 @@ func (s *h1Server) logAccess(start time.Time) {
 		return
 	}
 	s.info.Duration = time.Since(start)
+	s.p.stats.record(&s.info, s.info.ResponseCode)
 	for _, l := range s.p.accessLogs {
 		l.Log(&s.info)
 	}

@@ -179,6 +179,7 @@ func (x *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		info.BytesSent = rw.n
 		info.Duration = time.Since(info.StartTime)
 		respHeader = w.Header()
+		p.stats.record(info, info.ResponseCode)
 		for _, l := range p.accessLogs {
 			l.Log(info)
 		}

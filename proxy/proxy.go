@@ -83,6 +83,7 @@ type Proxy struct {
 	mux             *muxPool
 	// filters are the listener's stream_filters (HTTP only for now).
 	filters *stream.ChainFactory
+	stats   *stats
 }
 
 func normProto(p string) string {
@@ -219,6 +220,11 @@ func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
 		}
 		p.filters = f
 	}
+	lname := ""
+	if bc.Listener != nil {
+		lname = bc.Listener.Name
+	}
+	p.stats = newStats(bc.Metrics, lname)
 	p.pools = newPools()
 	if p.h2 || p.h1ToH2 {
 		p.http2 = newH2(p, upH2)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"mosn.dev/proxy/accesslog"
+	"mosn.dev/proxy/codec/bolt"
+	"mosn.dev/proxy/codec/dubbo"
 	"mosn.dev/proxy/network"
 	"mosn.dev/proxy/upstream"
 )
@@ -238,17 +240,33 @@ func (d *rpcDown) fail(f *rpcFrame, k rpcKind, info *accesslog.Info, flag uint64
 	}
 }
 
+// logRPC finishes a request: metrics (the protocol status mapped to an
+// HTTP class; -1 when the proxy answered itself) and the access log.
 func (p *Proxy) logRPC(info *accesslog.Info, status int) {
-	if len(p.accessLogs) == 0 {
-		return
-	}
 	if status >= 0 {
 		info.ResponseCode = status
 	}
 	info.Duration = time.Since(info.StartTime)
+	class := -1
+	if status >= 0 {
+		class = rpcHTTPClass(info.Protocol, status)
+	}
+	p.stats.record(info, class)
 	for _, l := range p.accessLogs {
 		l.Log(info)
 	}
+}
+
+// rpcHTTPClass maps a bolt or dubbo status to an HTTP status for the
+// response-class counters (MOSN's mapping for bolt).
+func rpcHTTPClass(protocol string, status int) int {
+	if protocol == "bolt" {
+		return bolt.StatusToHTTP(uint16(status))
+	}
+	if status == int(dubbo.StatusOK) {
+		return 200
+	}
+	return 500
 }
 
 // rpcReq lets the router read an RPC request's headers (bolt header map,

@@ -18,6 +18,7 @@ import (
 	"mosn.dev/proxy/accesslog"
 	"mosn.dev/proxy/config"
 	"mosn.dev/proxy/log"
+	"mosn.dev/proxy/metrics"
 	"mosn.dev/proxy/network"
 	"mosn.dev/proxy/upstream"
 )
@@ -82,6 +83,11 @@ type Proxy struct {
 	log         *log.Logger
 	accessLogs  []*accesslog.Logger
 	listenerCfg *config.Listener
+
+	conns                 *metrics.Counter
+	activeG               *metrics.Gauge
+	bytesRead, bytesWrite *metrics.Counter
+	connFail              *metrics.Counter
 }
 
 // New builds a tcp_proxy from its JSON config; errors name the JSON path.
@@ -107,6 +113,14 @@ func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
 	}
 	if p.attempts == 0 {
 		p.attempts = 1
+	}
+	if bc.Metrics != nil && bc.Listener != nil {
+		set := bc.Metrics.Set("downstream", "listener", bc.Listener.Name)
+		p.conns = set.Counter("connection_total")
+		p.activeG = set.Gauge("connection_active")
+		p.bytesRead = set.Counter("bytes_read_total")
+		p.bytesWrite = set.Counter("bytes_write_total")
+		p.connFail = set.Counter("connection_con_fail")
 	}
 	var problems config.Problems
 	bad := func(path, format string, args ...any) {
@@ -218,6 +232,9 @@ func addrPort(a net.Addr) netip.AddrPort {
 
 // ServeConn proxies one downstream connection and closes it.
 func (p *Proxy) ServeConn(c *network.Conn) {
+	p.conns.Inc()
+	p.activeG.Add(1)
+	defer p.activeG.Add(-1)
 	info := accesslog.Info{
 		StartTime:               c.Start,
 		Protocol:                "TCP",
@@ -255,6 +272,7 @@ func (p *Proxy) ServeConn(c *network.Conn) {
 			info.ResponseFlags |= accesslog.UpstreamConnectionFailure
 			info.UpstreamHost = host.Address()
 		}
+		p.connFail.Inc()
 		p.log.Warnf("[tcpproxy] connection %d from %s: %v", c.ID, c.RemoteAddr(), err)
 		c.Close()
 		return
@@ -270,6 +288,8 @@ func (p *Proxy) ServeConn(c *network.Conn) {
 	res := network.Pipe(c.Conn, up, idle)
 	info.BytesReceived = uint64(res.Sent)
 	info.BytesSent = uint64(res.Received)
+	p.bytesRead.Add(res.Sent)
+	p.bytesWrite.Add(res.Received)
 	if res.Idle() {
 		p.log.Debugf("[tcpproxy] connection %d closed after %s idle", c.ID, idle)
 	}

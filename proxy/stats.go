@@ -1,0 +1,73 @@
+package proxy
+
+import (
+	"strconv"
+
+	"mosn.dev/proxy/accesslog"
+	"mosn.dev/proxy/metrics"
+)
+
+// stats records one finished request in the listener's downstream set and
+// the cluster's upstream set (MOSN's metric keys).
+type stats struct {
+	reg  *metrics.Registry
+	down *metrics.Set
+
+	requests *metrics.Counter
+	failed   *metrics.Counter
+	time     *metrics.Histogram
+	codes    [6]*metrics.Counter // by status class: 1xx..5xx, other
+}
+
+func newStats(reg *metrics.Registry, listener string) *stats {
+	if reg == nil {
+		reg = metrics.NewRegistry(nil)
+	}
+	down := reg.Set("downstream", "listener", listener)
+	st := &stats{
+		reg:      reg,
+		down:     down,
+		requests: down.Counter("request_total"),
+		failed:   down.Counter("request_failed"),
+		time:     down.Histogram("request_time"),
+	}
+	for i := 1; i <= 5; i++ {
+		st.codes[i] = down.Counter("response_" + strconv.Itoa(i) + "xx_total")
+	}
+	return st
+}
+
+// failureFlags are the response flags that count as a failed request.
+const failureFlags = accesslog.NoHealthyUpstream | accesslog.UpstreamConnectionFailure |
+	accesslog.UpstreamRequestTimeout | accesslog.UpstreamConnectionTermination |
+	accesslog.UpstreamLocalReset | accesslog.UpstreamRemoteReset | accesslog.NoRouteFound |
+	accesslog.UpstreamOverflow
+
+// record counts a finished request. For RPC protocols httpStatus is the
+// protocol status mapped to an HTTP class by the caller (-1 if none).
+func (st *stats) record(info *accesslog.Info, httpStatus int) {
+	st.requests.Inc()
+	st.time.Observe(info.Duration)
+	if httpStatus >= 100 && httpStatus < 600 {
+		st.codes[httpStatus/100].Inc()
+	}
+	if info.ResponseFlags&failureFlags != 0 || httpStatus >= 500 {
+		st.failed.Inc()
+	}
+	if info.UpstreamCluster == "" {
+		return
+	}
+	up := st.reg.Set("upstream", "cluster", info.UpstreamCluster)
+	up.Counter("request_total").Inc()
+	if info.ResponseFlags&accesslog.UpstreamRequestTimeout != 0 {
+		up.Counter("request_timeout").Inc()
+	}
+	if info.ResponseFlags&(accesslog.UpstreamConnectionFailure|accesslog.NoHealthyUpstream) != 0 {
+		up.Counter("connection_con_fail").Inc()
+	}
+	if httpStatus >= 500 || info.ResponseFlags&failureFlags != 0 {
+		up.Counter("response_failed").Inc()
+	} else {
+		up.Counter("response_success").Inc()
+	}
+}
