@@ -26,6 +26,7 @@ import (
 	"mosn.dev/proxy/network"
 	"mosn.dev/proxy/network/listener"
 	"mosn.dev/proxy/upstream"
+	"mosn.dev/proxy/upstream/circuit"
 	"mosn.dev/proxy/upstream/healthcheck"
 )
 
@@ -55,6 +56,7 @@ type App struct {
 	listeners []*listener.Listener
 	checkers  []*healthcheck.Checker
 	metrics   *metrics.Registry
+	breakers  circuit.Set
 	sinks     []*http.Server
 	admin     *admin.Server
 	pprof     *http.Server
@@ -226,6 +228,7 @@ func (a *App) buildListener(cfg *config.Config, lc *config.Listener, path string
 				AccessLogs: logs,
 				Warn:       a.warn,
 				Metrics:    a.metrics,
+				Breakers:   &a.breakers,
 			}
 			built, err := factory(bc, f.Config)
 			if err != nil {

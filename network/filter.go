@@ -9,6 +9,7 @@ import (
 	"mosn.dev/proxy/metrics"
 	"mosn.dev/proxy/registry"
 	"mosn.dev/proxy/upstream"
+	"mosn.dev/proxy/upstream/circuit"
 )
 
 // Handler serves one accepted connection until it ends and then closes it.
@@ -53,4 +54,6 @@ type BuildContext struct {
 	Warn func(config.Problem)
 	// Metrics is the process's metric registry (never nil).
 	Metrics *metrics.Registry
+	// Breakers are the clusters' circuit breakers, shared process-wide.
+	Breakers *circuit.Set
 }

@@ -388,12 +388,32 @@ func (s *h1Server) handle() bool {
 			lbctx.OriginalDst = v
 		}
 	}
+	br := s.p.breakers.Get(cl.Config())
+	if !br.AcquireRequest() {
+		s.info.ResponseFlags |= accesslog.UpstreamOverflow
+		return s.replyAfterBody(503, keep, "upstream overflow")
+	}
+	defer br.ReleaseRequest()
 	if s.p.h1ToH2 {
 		return s.viaH2(cl, route, lbctx, timeout, retries, keep)
 	}
 	deadline := start.Add(timeout)
 	bodyless := framing.Kind == http1.BodyNone
+	retrying := false
+	defer func() {
+		if retrying {
+			br.ReleaseRetry()
+		}
+	}()
 	for attempt := uint32(0); ; attempt++ {
+		if attempt > 0 && !retrying {
+			// A retry holds a max_retries slot until the request ends.
+			if !br.AcquireRetry() {
+				s.info.ResponseFlags |= accesslog.UpstreamOverflow
+				return s.replyAfterBody(503, keep, "upstream overflow (max_retries)")
+			}
+			retrying = true
+		}
 		h := cl.Pick(&lbctx)
 		if h == nil {
 			s.info.ResponseFlags |= accesslog.NoHealthyUpstream
@@ -406,8 +426,12 @@ func (s *h1Server) handle() bool {
 				return s.flt.keep
 			}
 		}
-		uc, reused, err := s.p.pools.get(cl, h, s.p.limits)
+		uc, reused, err := s.p.pools.get(cl, h, s.p.limits, br)
 		if err != nil {
+			if errors.Is(err, errConnOverflow) {
+				s.info.ResponseFlags |= accesslog.UpstreamOverflow
+				return s.replyAfterBody(503, keep, "upstream overflow (max_connections)")
+			}
 			if attempt < retries {
 				lbctx.Exclude = h
 				continue

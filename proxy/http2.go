@@ -305,6 +305,7 @@ func (x *h2) forward(w http.ResponseWriter, out *http.Request, route *router.Rou
 var (
 	errNoHost   = errors.New("no healthy upstream")
 	errFiltered = errors.New("answered by a stream filter")
+	errOverflow = errors.New("upstream overflow: max_requests")
 )
 
 // RoundTrip picks the host (retrying connect failures on another one) and
@@ -313,6 +314,12 @@ var (
 // as long as their peers keep them.
 func (x *h2) RoundTrip(req *http.Request) (*http.Response, error) {
 	ch := req.Context().Value(choiceKey{}).(*choice)
+	br := x.p.breakers.Get(ch.cl.Config())
+	if !br.AcquireRequest() {
+		ch.info.ResponseFlags |= accesslog.UpstreamOverflow
+		return nil, errOverflow
+	}
+	defer br.ReleaseRequest()
 	base := x.up1
 	if x.useH2Up {
 		base = x.up2
@@ -379,7 +386,7 @@ func (x *h2) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusBadGateway
 	var dialErr *upstream.DialError
 	switch {
-	case errors.Is(err, errNoHost), errors.As(err, &dialErr):
+	case errors.Is(err, errNoHost), errors.As(err, &dialErr), errors.Is(err, errOverflow):
 		status = http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusGatewayTimeout

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"mosn.dev/proxy/codec/http1"
 	"mosn.dev/proxy/network"
 	"mosn.dev/proxy/upstream"
+	"mosn.dev/proxy/upstream/circuit"
 )
 
 // bufSize is the read buffer of a connection while it is active (bytes).
@@ -35,6 +37,7 @@ type upConn struct {
 	requests uint32
 	max      uint32
 	idleAt   time.Time // when it was put back in the pool
+	br       *circuit.Breaker
 }
 
 func (u *upConn) in() []byte { return (*u.buf)[u.r:u.w] }
@@ -91,6 +94,7 @@ func (u *upConn) release() {
 func (u *upConn) close() {
 	u.Conn.Close()
 	u.host.ConnEnd()
+	u.br.ReleaseConn()
 	u.r, u.w = 0, 0
 	u.release()
 }
@@ -106,7 +110,10 @@ func newPools() *pools { return &pools{idle: map[string][]*upConn{}} }
 // get returns an idle connection to h, or dials a new one. reused tells
 // which, because a reused connection may have been closed by the server in
 // the meantime and a request that failed on it can be retried.
-func (ps *pools) get(cl *upstream.Cluster, h *upstream.Host, limits http1.Limits) (*upConn, bool, error) {
+// errConnOverflow is returned when the cluster is at max_connections.
+var errConnOverflow = errors.New("upstream overflow: max_connections")
+
+func (ps *pools) get(cl *upstream.Cluster, h *upstream.Host, limits http1.Limits, br *circuit.Breaker) (*upConn, bool, error) {
 	key := cl.Name() + "|" + h.Address()
 	for {
 		ps.mu.Lock()
@@ -129,13 +136,18 @@ func (ps *pools) get(cl *upstream.Cluster, h *upstream.Host, limits http1.Limits
 		}
 		u.close()
 	}
+	if !br.AcquireConn() {
+		return nil, false, errConnOverflow
+	}
 	h.ConnStart()
 	c, err := cl.Dial(context.Background(), h)
 	if err != nil {
 		h.ConnEnd()
+		br.ReleaseConn()
 		return nil, false, err
 	}
 	return &upConn{
+		br:     br,
 		Conn:   c,
 		host:   h,
 		key:    key,

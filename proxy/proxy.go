@@ -23,6 +23,7 @@ import (
 	"mosn.dev/proxy/router"
 	"mosn.dev/proxy/stream"
 	"mosn.dev/proxy/upstream"
+	"mosn.dev/proxy/upstream/circuit"
 )
 
 // Name is the network filter type in configs.
@@ -82,8 +83,9 @@ type Proxy struct {
 	boltOn, dubboOn bool
 	mux             *muxPool
 	// filters are the listener's stream_filters (HTTP only for now).
-	filters *stream.ChainFactory
-	stats   *stats
+	filters  *stream.ChainFactory
+	stats    *stats
+	breakers *circuit.Set
 }
 
 func normProto(p string) string {
@@ -225,6 +227,10 @@ func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
 		lname = bc.Listener.Name
 	}
 	p.stats = newStats(bc.Metrics, lname)
+	p.breakers = bc.Breakers
+	if p.breakers == nil {
+		p.breakers = &circuit.Set{}
+	}
 	p.pools = newPools()
 	if p.h2 || p.h1ToH2 {
 		p.http2 = newH2(p, upH2)

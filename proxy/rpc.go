@@ -15,6 +15,7 @@ import (
 	"mosn.dev/proxy/codec/dubbo"
 	"mosn.dev/proxy/network"
 	"mosn.dev/proxy/upstream"
+	"mosn.dev/proxy/upstream/circuit"
 )
 
 // The RPC engine multiplexes request/response protocols with ids (bolt,
@@ -203,6 +204,11 @@ func (d *rpcDown) handle(f *rpcFrame) {
 		d.fail(f, rpcNoRoute, info, accesslog.NoRouteFound)
 		return
 	}
+	br := p.breakers.Get(cl.Config())
+	if !br.AcquireRequest() {
+		d.fail(f, rpcOverflow, info, accesslog.UpstreamOverflow)
+		return
+	}
 	var (
 		mc  *muxConn
 		err error
@@ -221,10 +227,11 @@ func (d *rpcDown) handle(f *rpcFrame) {
 		lbctx.Exclude = h
 	}
 	if err != nil {
+		br.ReleaseRequest()
 		d.fail(f, rpcNoHost, info, accesslog.UpstreamConnectionFailure)
 		return
 	}
-	mc.forward(d, f, timeout, info)
+	mc.forward(d, f, timeout, info, br)
 }
 
 // fail answers a request with the protocol's error status.
@@ -302,6 +309,7 @@ type pending struct {
 	frame  rpcFrame // for error replies: header fields only (raw is not kept)
 	timer  *time.Timer
 	info   *accesslog.Info
+	br     *circuit.Breaker
 }
 
 // muxConn is one upstream connection shared by many downstream requests.
@@ -390,14 +398,14 @@ func (mp *muxPool) remove(mc *muxConn) {
 }
 
 // forward sends f upstream with a fresh id and registers the caller.
-func (mc *muxConn) forward(d *rpcDown, f *rpcFrame, timeout time.Duration, info *accesslog.Info) {
+func (mc *muxConn) forward(d *rpcDown, f *rpcFrame, timeout time.Duration, info *accesslog.Info, br *circuit.Breaker) {
 	id := mc.codec.nextID(mc.next.Add(1))
 	origID := f.id
 	info.UpstreamLocalAddress = mc.conn.LocalAddr().String()
 	if !f.oneway {
 		// Keep the header fields for an error reply, not the bytes: the
 		// read buffer they point into is reused.
-		pd := &pending{down: d, origID: origID, frame: rpcFrame{id: f.id, request: true, bolt: f.bolt, dubbo: f.dubbo}, info: info}
+		pd := &pending{down: d, origID: origID, frame: rpcFrame{id: f.id, request: true, bolt: f.bolt, dubbo: f.dubbo}, info: info, br: br}
 		pd.frame.bolt.Raw, pd.frame.bolt.Class, pd.frame.bolt.HeaderBytes, pd.frame.bolt.Content = nil, nil, nil, nil
 		pd.frame.dubbo.Raw, pd.frame.dubbo.Body = nil, nil
 		d.inflight.Add(1)
@@ -411,6 +419,7 @@ func (mc *muxConn) forward(d *rpcDown, f *rpcFrame, timeout time.Duration, info 
 	err := mc.write(f.raw)
 	mc.codec.setID(f.raw, origID)
 	if f.oneway {
+		br.ReleaseRequest()
 		if err != nil {
 			info.ResponseFlags |= accesslog.UpstreamConnectionFailure
 		}
@@ -438,6 +447,7 @@ func (mc *muxConn) take(id uint64) *pending {
 	pd := mc.pend[id]
 	if pd != nil {
 		delete(mc.pend, id)
+		pd.br.ReleaseRequest()
 	}
 	return pd
 }
@@ -529,6 +539,7 @@ func (mc *muxConn) shutdown() {
 	mc.pend = map[uint64]*pending{}
 	mc.mu.Unlock()
 	for _, pd := range pend {
+		pd.br.ReleaseRequest()
 		pd.timer.Stop()
 		mc.host.RequestEnd()
 		pd.down.fail(&pd.frame, rpcConnLost, pd.info, accesslog.UpstreamConnectionTermination)
