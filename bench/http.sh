@@ -52,10 +52,10 @@ PROFILE_SECONDS=${PROFILE_SECONDS:-20}
 KEEP_TMP=${KEEP_TMP:-0}
 NICE=${NICE:-}
 
-die() {
-	echo "bench/http.sh: $*" >&2
-	exit 1
-}
+BENCH_NAME=bench/http.sh
+BENCH_SCRIPT=${BASH_SOURCE[0]}
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$ROOT/bench/lib.sh"
 
 [[ -x $MOSN ]] || die "$MOSN not found: run 'make build' first"
 command -v "$WRK" >/dev/null || die "wrk not found (apt-get install -y wrk)"
@@ -66,89 +66,12 @@ if [[ $PROFILE == 1 ]]; then
 fi
 CLK_TCK=$(getconf CLK_TCK)
 
-# Priority: as in bench/tcp.sh. Where allowed (root), every benchmark
-# process runs at nice NICE. With autogroup scheduling (sched(7)) the kernel
-# first shares a CPU between sessions and nice only orders processes within
-# one, so the script then re-runs itself in a session of its own (for
-# itself, wrk and the upstream) and starts each proxy in another, each at
-# autogroup nice NICE.
-if [[ -z $NICE ]]; then
-	NICE=0
-	if nice -n -15 true 2>/dev/null; then
-		NICE=-15
-	fi
+# Priority and clean-up: see bench/lib.sh. A profile run keeps its temp dir.
+bench_priority BENCH_HTTP_SESSION "$@"
+if [[ $PROFILE == 1 ]]; then
+	KEEP_TMP=1
 fi
-AUTOGROUP=0
-if [[ $NICE != 0 && $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || true) == 1 &&
-	-e /proc/self/autogroup ]] && command -v setsid >/dev/null; then
-	AUTOGROUP=1
-fi
-if [[ $AUTOGROUP == 1 && -z ${BENCH_HTTP_SESSION:-} ]]; then
-	BENCH_HTTP_SESSION=1 setsid -w "${BASH_SOURCE[0]}" "$@" &
-	inner=$!
-	# The new session does not get the terminal's Ctrl-C: pass it on.
-	trap 'kill -TERM "$inner" 2>/dev/null || true' INT TERM
-	while :; do
-		rc=0
-		wait "$inner" || rc=$?
-		kill -0 "$inner" 2>/dev/null || exit "$rc"
-	done
-fi
-if [[ $AUTOGROUP == 1 ]]; then
-	echo "$NICE" >/proc/self/autogroup || die "cannot set the autogroup nice (NICE=0 to run without)"
-fi
-# set_prio PID: the autogroup nice of a process started in a new session.
-set_prio() {
-	if [[ $AUTOGROUP == 1 ]]; then
-		echo "$NICE" >"/proc/$1/autogroup" || die "cannot set the autogroup nice of pid $1"
-	fi
-}
-# Arrays, not functions: a backgrounded function would be a subshell, and $!
-# must be the pid of the process itself (setsid, taskset and nice exec it).
-ON_PROXY=(taskset -c "$PROXY_CPU" nice -n "$NICE")
-if [[ $AUTOGROUP == 1 ]]; then
-	ON_PROXY=(setsid "${ON_PROXY[@]}")
-fi
-ON_LOAD=(taskset -c "$LOAD_CPU" nice -n "$NICE")
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-http.XXXXXX")
-UP_PID="" MOSN_PID="" NGX_PID="" LOAD_PID=""
-FAILED=0
-
-# stop_pid PID SIGNAL: signal a process we started and wait up to 5 s for it.
-stop_pid() {
-	local pid=$1 sig=$2
-	[[ -n $pid ]] || return 0
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill "-$sig" "$pid" 2>/dev/null || true
-	for _ in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		echo "bench/http.sh: pid $pid still running 5 s after SIG$sig; killing it" >&2
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	stop_pid "$LOAD_PID" TERM
-	stop_pid "$MOSN_PID" INT
-	stop_pid "$NGX_PID" TERM
-	stop_pid "$UP_PID" TERM
-	if [[ $KEEP_TMP == 1 || $PROFILE == 1 || $FAILED != 0 || $rc != 0 ]]; then
-		echo "bench/http.sh: logs and configs kept in $TMP" >&2
-	else
-		rm -rf "$TMP"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp bench-http
 
 # --- tools, ports, processes -------------------------------------------------
 
@@ -192,19 +115,8 @@ cat >"$TMP/mosn/mosn.json" <<EOF
   }
 }
 EOF
-"${ON_PROXY[@]}" "$MOSN" start -c "$TMP/mosn/mosn.json" >"$TMP/mosn/stdout.log" 2>&1 &
-MOSN_PID=$!
-if ! "$HTTPUP" wait -addr "$MOSN_ADDR" || ! kill -0 "$MOSN_PID" 2>/dev/null; then
-	cat "$TMP/mosn/stdout.log" "$TMP/mosn/mosn.log" 2>/dev/null >&2 || true
-	die "bin/mosn did not start (output above)"
-fi
-# The CPU figures read /proc/$MOSN_PID: make sure that is the proxy itself.
-comm=$(cat "/proc/$MOSN_PID/comm")
-[[ $comm == "$(basename "$MOSN" | cut -c1-15)" ]] || die "pid $MOSN_PID is $comm, not $MOSN"
-set_prio "$MOSN_PID" # only now: before its exec, the pid was still in our session
-MOSN_VERSION=$("$MOSN" version 2>/dev/null || echo unknown)
+start_mosn "$HTTPUP"
 
-NGX_NOTE=""
 start_nginx() {
 	mkdir -p "$TMP/nginx/logs"
 	# By default nginx closes a keep-alive connection after 1000 requests
@@ -241,40 +153,9 @@ http {
     }
 }
 EOF
-	local elog=()
-	if nginx -h 2>&1 | grep -q -- '-e filename'; then
-		elog=(-e "$TMP/nginx/logs/error.log")
-	fi
-	if ! nginx -t -q -p "$TMP/nginx/" "${elog[@]}" -c "$TMP/nginx/nginx.conf" 2>"$TMP/nginx/test.log"; then
-		NGX_NOTE="nginx rejected the config: $(tr '\n' ' ' <"$TMP/nginx/test.log")"
-		return 1
-	fi
-	"${ON_PROXY[@]}" nginx -p "$TMP/nginx/" "${elog[@]}" -c "$TMP/nginx/nginx.conf" \
-		>"$TMP/nginx/stdout.log" 2>&1 &
-	NGX_PID=$!
-	if ! "$HTTPUP" wait -addr "$NGX_ADDR" || ! kill -0 "$NGX_PID" 2>/dev/null; then
-		NGX_NOTE="nginx did not start: $(cat "$TMP/nginx/stdout.log" "$TMP/nginx/logs/error.log" 2>/dev/null | tr '\n' ' ')"
-		return 1
-	fi
-	set_prio "$NGX_PID"
-	NGX_VERSION=$(nginx -v 2>&1 | sed 's/.*nginx\///')
+	run_nginx "$HTTPUP"
 }
-TARGETS=(direct ours)
-if [[ $NGINX != 1 ]]; then
-	NGX_NOTE="nginx skipped (NGINX=$NGINX)"
-elif ! command -v nginx >/dev/null; then
-	NGX_NOTE="nginx is not installed; for the nginx column: apt-get install -y nginx"
-elif start_nginx; then
-	TARGETS+=(nginx)
-fi
-
-addr_of() {
-	case $1 in
-	direct) echo "$UP_ADDR" ;;
-	ours) echo "$MOSN_ADDR" ;;
-	nginx) echo "$NGX_ADDR" ;;
-	esac
-}
+choose_targets "apt-get install -y nginx"
 
 # Every target must answer /small and /4k exactly before anything is timed.
 for target in "${TARGETS[@]}"; do
@@ -300,41 +181,6 @@ done = function(summary, latency, requests)
 end
 EOF
 
-# pids_of TARGET: the processes whose CPU time is the proxy's.
-pids_of() {
-	case $1 in
-	ours) echo "$MOSN_PID" ;;
-	nginx) echo "$NGX_PID" "$(cat /proc/"$NGX_PID"/task/*/children 2>/dev/null)" ;;
-	esac
-}
-
-# sched_ns PID...: "ON_CPU WAITING" nanoseconds summed over the processes'
-# threads (schedstat: time on a CPU, time runnable but waiting for a CPU).
-sched_ns() {
-	local run=0 wait=0 p f
-	local -a v
-	for p in "$@"; do
-		for f in /proc/"$p"/task/*/schedstat; do
-			read -r -a v 2>/dev/null <"$f" || continue
-			run=$((run + v[0]))
-			wait=$((wait + v[1]))
-		done
-	done
-	echo "$run $wait"
-}
-
-# cpu_ticks PID...: user+system clock ticks used so far by the processes.
-cpu_ticks() {
-	local total=0 p s
-	local -a f
-	for p in "$@"; do
-		s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-		read -r -a f <<<"${s##*) }" # fields from the 3rd (state) on
-		total=$((total + f[11] + f[12]))
-	done
-	echo "$total"
-}
-
 # up_stats: "CONNS REQUESTS" the upstream has accepted and answered so far
 # (its counters; the query's own connection counts as one), "- -" when it
 # does not answer.
@@ -351,21 +197,16 @@ up_stats() {
 # diff_count A B [EXTRA]: B - A - EXTRA, or "-" when either is unknown.
 diff_count() { awk -v a="$1" -v b="$2" -v x="${3:-0}" 'BEGIN { if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/) print b - a - x; else print "-" }'; }
 
-# field KEY LINE: the value of KEY=value in a RESULT line.
-field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
-
 declare -A R # R[scenario,target,key]
 
 # measure SCENARIO TARGET PATH CONNS: one wrk run; stores its figures.
 measure() {
-	local scen=$1 target=$2 path=$3 conns=$4 rc=0 t0 t1 line out
+	local scen=$1 target=$2 path=$3 conns=$4 rc=0 line out
 	local -a pids
 	read -r -a pids <<<"$(pids_of "$target")"
-	local r0 q0 r1 q1 u0 u1 c0 c1 n0 n1 _
-	t0=$(cpu_ticks "${pids[@]}")
+	local c0 c1 n0 n1
+	cpu_mark 0 "${pids[@]}"
 	read -r c0 n0 <<<"$(up_stats)"
-	read -r r0 q0 <<<"$(sched_ns "${pids[@]}")"
-	read -r _ u0 <<<"$(sched_ns "$UP_PID")"
 	out=$TMP/wrk-$scen-$target.txt
 	# In the background and waited for, so that a signal stops the script
 	# at once rather than after the run.
@@ -374,9 +215,7 @@ measure() {
 	LOAD_PID=$!
 	wait "$LOAD_PID" || rc=$?
 	LOAD_PID=""
-	read -r r1 q1 <<<"$(sched_ns "${pids[@]}")"
-	read -r _ u1 <<<"$(sched_ns "$UP_PID")"
-	t1=$(cpu_ticks "${pids[@]}")
+	cpu_mark 1 "${pids[@]}"
 	read -r c1 n1 <<<"$(up_stats)"
 	line=$(grep '^RESULT ' "$out" | tail -1 || true)
 	if [[ -z $line ]]; then
@@ -394,14 +233,7 @@ measure() {
 		if (ok) print f; else print "all" }')
 	R[$scen,$target,line]=$line
 	R[$scen,$target,failures]=$fails
-	R[$scen,$target,statcpu]=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", d / hz }')
-	R[$scen,$target,cpu]=$(awk -v d=$((r1 - r0)) 'BEGIN { printf "%.4f", d / 1e9 }')
-	if [[ $r1 == 0 && $target != direct ]]; then
-		# No schedstat (a kernel without CONFIG_SCHED_INFO): ticks only.
-		R[$scen,$target,cpu]=${R[$scen,$target,statcpu]}
-	fi
-	R[$scen,$target,runq]=$(awk -v d=$((q1 - q0)) 'BEGIN { printf "%.3f", d / 1e9 }')
-	R[$scen,$target,uprunq]=$(awk -v d=$((u1 - u0)) 'BEGIN { printf "%.3f", d / 1e9 }')
+	cpu_store "$scen" "$target" proxies
 	# The "after" query's connection is one of the new ones.
 	R[$scen,$target,upconns]=$(diff_count "$c0" "$c1" 1)
 	R[$scen,$target,upreqs]=$(diff_count "$n0" "$n1")
@@ -413,10 +245,7 @@ measure() {
 		echo "  FAILURE $scen via $target: $fails failed requests; wrk said:" >&2
 		grep -E 'Socket errors|Non-2xx|requests in' "$out" | sed 's/^/    /' >&2 || true
 	fi
-	if [[ $target != direct ]] && ! kill -0 "$(pids_of "$target" | cut -d' ' -f1)" 2>/dev/null; then
-		echo "  $target died during $scen; its logs are in $TMP" >&2
-		FAILED=1
-	fi
+	check_alive "$scen" "$target"
 	printf '  %-10s %-7s %s proxy_cpu_s=%s proxy_stat_cpu_s=%s proxy_runq_s=%s upstream_runq_s=%s upstream_new_conns=%s upstream_requests=%s\n' \
 		"$scen" "$target" "${line#RESULT }" "${R[$scen,$target,cpu]}" "${R[$scen,$target,statcpu]}" \
 		"${R[$scen,$target,runq]}" "${R[$scen,$target,uprunq]}" "${R[$scen,$target,upconns]}" "${R[$scen,$target,upreqs]}"
@@ -433,14 +262,10 @@ done
 
 echo "# bench/http.sh: HTTP/1.1 whole-proxy benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
-echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+describe_machine
 echo "- pinning: proxies (mosn, nginx) on CPU $PROXY_CPU; upstream server (bench/httpup) and wrk ($THREADS thread) share CPU $LOAD_CPU" \
 	"(Go sizes GOMAXPROCS from the affinity, so the proxy runs with GOMAXPROCS=1)"
-if [[ $AUTOGROUP == 1 ]]; then
-	echo "- priority: nice $NICE; the proxies, and wrk with the upstream, run in sessions (autogroups) of their own at autogroup nice $NICE"
-else
-	echo "- priority: every benchmark process runs at nice $NICE"
-fi
+describe_priority wrk
 echo "- ours: $MOSN_VERSION, proxy filter, downstream Http1, log level WARN, no access log, cluster defaults (max_request_per_conn 1024)"
 if [[ " ${TARGETS[*]} " == *" nginx "* ]]; then
 	echo "- nginx: $NGX_VERSION, proxy_pass to an upstream block with keepalive $NGX_UPSTREAM_KEEPALIVE, proxy_http_version 1.1, 1 worker, access_log off, keepalive_requests ${NGX_KEEPALIVE_REQUESTS:-1000 (default)}"
@@ -479,48 +304,22 @@ cpu_per() {
 	awk -v c="${R[$1,$2,cpu]}" -v n="$(field requests "${R[$1,$2,line]}")" 'BEGIN { if (n > 0) printf "%.1f", c * 1e6 / n }'
 }
 
-# busy SCENARIO TARGET: the proxy's CPU use and its wait for a CPU over the
-# run, each as a share of the run's wall time.
-busy() {
-	awk -v c="${R[$1,$2,cpu]}" -v q="${R[$1,$2,runq]}" -v s="$(field seconds "${R[$1,$2,line]}")" \
-		'BEGIN { if (s > 0) printf "busy %.0f%%, runq %.0f%%", 100 * c / s, 100 * q / s }'
-}
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else printf "-" }'; }
-
-cell() {
-	local val=$1 unit=$2 fails=$3
-	if [[ -z $val ]]; then val="-"; else val="$val $unit"; fi
-	if [[ $fails != 0 ]]; then val="$val (**$fails failed**)"; fi
-	echo "$val"
-}
-
 us() { awk -v v="$1" 'BEGIN { if (v == "") print "-"; else if (v >= 10000) printf "%.1f ms", v / 1000; else printf "%.0f us", v }'; }
-
-has_nginx=0
-[[ " ${TARGETS[*]} " == *" nginx "* ]] && has_nginx=1
 
 echo "Requests/s (higher is better) and proxy CPU time per request (lower is better):"
 echo
-if [[ $has_nginx == 1 ]]; then
-	echo "| scenario | direct | ours | ours/direct | ours CPU | nginx | nginx/direct | nginx CPU | ours/nginx | CPU ours/nginx |"
-	echo "|---|---|---|---|---|---|---|---|---|---|"
-else
-	echo "| scenario | direct | ours | ours/direct | ours CPU |"
-	echo "|---|---|---|---|---|"
-fi
+throughput_header
 for s in "${SCENARIOS[@]}"; do
 	IFS='|' read -r name _ _ <<<"$s"
 	d=$(rps "$name" direct)
 	o=$(rps "$name" ours)
 	oc=$(cpu_per "$name" ours)
-	row="| $name | $(cell "$d" "req/s" "${R[$name,direct,failures]}") | $(cell "$o" "req/s" "${R[$name,ours,failures]}") | $(ratio "$o" "$d") | ${oc:--} us/req ($(busy "$name" ours)) |"
+	n="" nc=""
 	if [[ $has_nginx == 1 ]]; then
 		n=$(rps "$name" nginx)
 		nc=$(cpu_per "$name" nginx)
-		row="$row $(cell "$n" "req/s" "${R[$name,nginx,failures]}") | $(ratio "$n" "$d") | ${nc:--} us/req ($(busy "$name" nginx)) | $(ratio "$o" "$n") | $(ratio "$oc" "$nc") |"
 	fi
-	echo "$row"
+	throughput_row "$name" req/s us/req "$d" "$o" "$oc" "$n" "$nc"
 done
 echo
 echo "Latency p50 / p99 (wrk --latency; lower is better):"

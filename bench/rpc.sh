@@ -20,7 +20,11 @@ CONNS=${CONNS:-200}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 
-[[ -x $MOSN && -x $MOSNLOAD ]] || { echo "bench/rpc.sh: run 'make build' first" >&2; exit 1; }
+BENCH_NAME=bench/rpc.sh
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$ROOT/bench/lib.sh"
+
+[[ -x $MOSN && -x $MOSNLOAD ]] || die "run 'make build' first"
 
 TMP=$(mktemp -d)
 pids=()
@@ -31,12 +35,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-UP=$(freeport)
-PX=$(freeport)
+read -r UP PX < <(free_ports 2)
 
-# CPU nanoseconds of a process, all threads (schedstat field 1).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s+=$1} END {print s+0}'; }
+# cpu_ns PID: on-CPU nanoseconds of a process, all threads.
+cpu_ns() { sched_ns "$1" | cut -d' ' -f1; }
 
 taskset -c "$LOAD_CPU" "$MOSNLOAD" serve -p sofarpc "127.0.0.1:$UP" >"$TMP/server.log" 2>&1 &
 pids+=($!)
@@ -75,8 +77,8 @@ printf '\n| run | req/s | succeeded | failed | p50 us | p99 us | max us | proxy 
 for r in "$direct" "$proxied" "$maxrate"; do
 	name=${r%% *}
 	cpu="-"
-	if [[ $name == proxied ]]; then cpu=$(awk -v a="$c0" -v b="$c1" -v n="$(field "$r" done)" 'BEGIN {printf "%.1f", (b-a)/1000/n}'); fi
-	if [[ $name == maxrate ]]; then cpu=$(awk -v a="$c2" -v b="$c3" -v n="$(field "$r" done)" 'BEGIN {printf "%.1f", (b-a)/1000/n}'); fi
+	if [[ $name == proxied ]]; then cpu=$(awk -v a="$c0" -v b="$c1" -v n="$(field "$r" "done")" 'BEGIN {printf "%.1f", (b-a)/1000/n}'); fi
+	if [[ $name == maxrate ]]; then cpu=$(awk -v a="$c2" -v b="$c3" -v n="$(field "$r" "done")" 'BEGIN {printf "%.1f", (b-a)/1000/n}'); fi
 	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$(field "$r" rps)" "$(field "$r" succeeded)" "$(field "$r" failed)" \
 		"$(field "$r" p50_us)" "$(field "$r" p99_us)" "$(field "$r" max_us)" "$cpu"
 done

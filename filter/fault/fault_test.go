@@ -3,53 +3,14 @@ package fault
 import (
 	"context"
 	"encoding/json"
-	"net"
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 
 	"mosn.dev/proxy/accesslog"
 	"mosn.dev/proxy/config"
 	"mosn.dev/proxy/stream"
+	"mosn.dev/proxy/stream/streamtest"
 )
-
-// fakeHeaders is a case-insensitive header map like the HTTP adapters'.
-type fakeHeaders map[string]string
-
-func (h fakeHeaders) Get(n string) (string, bool) { v, ok := h[strings.ToLower(n)]; return v, ok }
-func (h fakeHeaders) Set(n, v string)             { h[strings.ToLower(n)] = v }
-func (h fakeHeaders) Add(n, v string)             { h[strings.ToLower(n)] = v }
-func (h fakeHeaders) Del(n string)                { delete(h, strings.ToLower(n)) }
-
-// fakeCB records what a receiver filter does.
-type fakeCB struct {
-	headers fakeHeaders
-	method  string
-	path    string
-	cluster string
-	status  int
-	body    string
-	replies int
-	flags   uint64
-}
-
-func (c *fakeCB) Protocol() string               { return "HTTP1" }
-func (c *fakeCB) RemoteAddr() net.Addr           { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1234} }
-func (c *fakeCB) LocalAddr() net.Addr            { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80} }
-func (c *fakeCB) Method() string                 { return c.method }
-func (c *fakeCB) Path() string                   { return c.path }
-func (c *fakeCB) ContentLength() int64           { return 0 }
-func (c *fakeCB) Cluster() string                { return c.cluster }
-func (c *fakeCB) Host() string                   { return "" }
-func (c *fakeCB) RequestHeaders() stream.Headers { return c.headers }
-func (c *fakeCB) SetMetadata(string, string)     {}
-func (c *fakeCB) SetBodyLimit(int64, int)        {}
-func (c *fakeCB) Flag(f uint64)                  { c.flags |= f }
-func (c *fakeCB) Reply(st int, _ map[string]string, b string) {
-	c.status, c.body = st, b
-	c.replies++
-}
 
 func build(t *testing.T, raw string) *filter {
 	t.Helper()
@@ -60,43 +21,10 @@ func build(t *testing.T, raw string) *filter {
 	return f.(*filter)
 }
 
-// readmeJSON returns the README's ```json block.
-func readmeJSON(t *testing.T) []byte {
-	t.Helper()
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)```json\n(.*?)```").FindSubmatch(b)
-	if m == nil {
-		t.Fatal("README.md has no ```json block")
-	}
-	return m[1]
-}
-
 // TestREADME builds the README's example, so the documentation cannot
 // drift from the code: unknown keys (typos) fail too.
 func TestREADME(t *testing.T) {
-	var doc struct {
-		StreamFilters []config.Filter `json:"stream_filters"`
-	}
-	if err := json.Unmarshal(readmeJSON(t), &doc); err != nil {
-		t.Fatalf("README json: %v", err)
-	}
-	if len(doc.StreamFilters) == 0 || doc.StreamFilters[0].Type != Name {
-		t.Fatalf("README example does not configure a %q filter: %+v", Name, doc.StreamFilters)
-	}
-	for i, f := range doc.StreamFilters {
-		var c Config
-		warns, err := config.DecodeInto(f.Config, config.Path("stream_filters", i, "config"), &c)
-		if err != nil || len(warns) > 0 {
-			t.Fatalf("README config %d: err %v, warnings %v", i, err, warns)
-		}
-	}
-	cf, err := stream.Build(nil, "stream_filters", doc.StreamFilters)
-	if err != nil {
-		t.Fatalf("stream.Build(README example): %v", err)
-	}
+	cf := streamtest.BuildREADME[Config](t, "README.md", Name)
 	if cf.Empty() {
 		t.Fatal("README example built no filters")
 	}
@@ -155,7 +83,7 @@ func TestOnReceive(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		raw     string
-		cb      fakeCB
+		cb      streamtest.Callbacks
 		ctx     context.Context
 		status  stream.Status
 		reply   int // status replied, 0 for none
@@ -177,35 +105,35 @@ func TestOnReceive(t *testing.T) {
 		{name: "delay then abort", raw: `{"delay": {"fixed_delay": "1ms", "percentage": 100}, "abort": {"status": 500, "percentage": 100}}`,
 			status: stream.Stop, reply: 500, flags: accesslog.DelayInjected | accesslog.FaultInjected, replies: 1},
 		{name: "cluster matches", raw: `{"abort": {"status": 502, "percentage": 100}, "upstream_cluster": "web"}`,
-			cb: fakeCB{cluster: "web"}, status: stream.Stop, reply: 502, flags: accesslog.FaultInjected, replies: 1},
+			cb: streamtest.Callbacks{ClusterName: "web"}, status: stream.Stop, reply: 502, flags: accesslog.FaultInjected, replies: 1},
 		{name: "cluster differs", raw: `{"abort": {"status": 502, "percentage": 100}, "upstream_cluster": "web"}`,
-			cb: fakeCB{cluster: "db"}, status: stream.Continue},
+			cb: streamtest.Callbacks{ClusterName: "db"}, status: stream.Continue},
 		{name: "header value matches", raw: `{"abort": {"status": 500, "percentage": 100}, "headers": [{"name": "X-Fault", "value": "on"}]}`,
-			cb: fakeCB{headers: fakeHeaders{"x-fault": "on"}}, status: stream.Stop, reply: 500, flags: accesslog.FaultInjected, replies: 1},
+			cb: streamtest.Callbacks{Request: streamtest.Headers{"x-fault": "on"}}, status: stream.Stop, reply: 500, flags: accesslog.FaultInjected, replies: 1},
 		{name: "header value differs", raw: `{"abort": {"status": 500, "percentage": 100}, "headers": [{"name": "x-fault", "value": "on"}]}`,
-			cb: fakeCB{headers: fakeHeaders{"x-fault": "off"}}, status: stream.Continue},
+			cb: streamtest.Callbacks{Request: streamtest.Headers{"x-fault": "off"}}, status: stream.Continue},
 		{name: "header missing", raw: `{"abort": {"status": 500, "percentage": 100}, "headers": [{"name": "x-fault", "value": "on"}]}`,
 			status: stream.Continue},
 		{name: "presence only", raw: `{"abort": {"status": 500, "percentage": 100}, "headers": [{"name": "x-fault"}]}`,
-			cb: fakeCB{headers: fakeHeaders{"x-fault": "anything"}}, status: stream.Stop, reply: 500, flags: accesslog.FaultInjected, replies: 1},
+			cb: streamtest.Callbacks{Request: streamtest.Headers{"x-fault": "anything"}}, status: stream.Stop, reply: 500, flags: accesslog.FaultInjected, replies: 1},
 		{name: "all headers must match", raw: `{"abort": {"status": 500, "percentage": 100}, "headers": [{"name": "a", "value": "1"}, {"name": "b", "value": "2"}]}`,
-			cb: fakeCB{headers: fakeHeaders{"a": "1", "b": "3"}}, status: stream.Continue},
+			cb: streamtest.Callbacks{Request: streamtest.Headers{"a": "1", "b": "3"}}, status: stream.Continue},
 		{name: "regex matches whole value", raw: `{"abort": {"status": 500, "percentage": 100}, "headers": [{"name": "v", "value": "v[0-9]", "regex": true}]}`,
-			cb: fakeCB{headers: fakeHeaders{"v": "v7"}}, status: stream.Stop, reply: 500, flags: accesslog.FaultInjected, replies: 1},
+			cb: streamtest.Callbacks{Request: streamtest.Headers{"v": "v7"}}, status: stream.Stop, reply: 500, flags: accesslog.FaultInjected, replies: 1},
 		{name: "regex is anchored", raw: `{"abort": {"status": 500, "percentage": 100}, "headers": [{"name": "v", "value": "v[0-9]", "regex": true}]}`,
-			cb: fakeCB{headers: fakeHeaders{"v": "v10"}}, status: stream.Continue},
+			cb: streamtest.Callbacks{Request: streamtest.Headers{"v": "v10"}}, status: stream.Continue},
 		{name: "method pseudo header", raw: `{"abort": {"status": 405, "percentage": 100}, "headers": [{"name": ":method", "value": "POST"}]}`,
-			cb: fakeCB{method: "POST"}, status: stream.Stop, reply: 405, flags: accesslog.FaultInjected, replies: 1},
+			cb: streamtest.Callbacks{RequestMethod: "POST"}, status: stream.Stop, reply: 405, flags: accesslog.FaultInjected, replies: 1},
 		{name: "method as MOSN spells it", raw: `{"abort": {"status": 405, "percentage": 100}, "headers": [{"name": "method", "value": "GET"}]}`,
-			cb: fakeCB{method: "PUT"}, status: stream.Continue},
+			cb: streamtest.Callbacks{RequestMethod: "PUT"}, status: stream.Continue},
 		{name: "path pseudo header", raw: `{"abort": {"status": 500, "percentage": 100}, "headers": [{"name": ":path", "value": "/api/.*", "regex": true}]}`,
-			cb: fakeCB{path: "/web/x"}, status: stream.Continue},
+			cb: streamtest.Callbacks{RequestPath: "/web/x"}, status: stream.Continue},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := build(t, tc.raw)
 			cb := tc.cb
-			if cb.headers == nil {
-				cb.headers = fakeHeaders{}
+			if cb.Request == nil {
+				cb.Request = streamtest.Headers{}
 			}
 			ctx := tc.ctx
 			if ctx == nil {
@@ -214,14 +142,14 @@ func TestOnReceive(t *testing.T) {
 			if got := f.OnReceive(ctx, &cb, stream.AfterRoute); got != tc.status {
 				t.Errorf("status %v, want %v", got, tc.status)
 			}
-			if cb.status != tc.reply || cb.replies != tc.replies {
-				t.Errorf("replied %d (%d times), want %d (%d times)", cb.status, cb.replies, tc.reply, tc.replies)
+			if cb.ReplyStatus() != tc.reply || len(cb.Replies) != tc.replies {
+				t.Errorf("replied %d (%d times), want %d (%d times)", cb.ReplyStatus(), len(cb.Replies), tc.reply, tc.replies)
 			}
-			if tc.reply != 0 && cb.body != AbortBody {
-				t.Errorf("body %q, want %q", cb.body, AbortBody)
+			if tc.reply != 0 && cb.ReplyBody() != AbortBody {
+				t.Errorf("body %q, want %q", cb.ReplyBody(), AbortBody)
 			}
-			if cb.flags != tc.flags {
-				t.Errorf("flags %#x, want %#x", cb.flags, tc.flags)
+			if cb.Flags != tc.flags {
+				t.Errorf("flags %#x, want %#x", cb.Flags, tc.flags)
 			}
 		})
 	}
@@ -241,9 +169,9 @@ func TestPercentageDraw(t *testing.T) {
 			}
 			return tc.draw
 		}
-		cb := &fakeCB{headers: fakeHeaders{}}
+		cb := &streamtest.Callbacks{Request: streamtest.Headers{}}
 		f.OnReceive(context.Background(), cb, stream.AfterRoute)
-		if got := cb.replies == 1; got != tc.hit {
+		if got := len(cb.Replies) == 1; got != tc.hit {
 			t.Errorf("draw %d: aborted %v, want %v", tc.draw, got, tc.hit)
 		}
 	}
@@ -257,7 +185,7 @@ func TestPercentageStatistics(t *testing.T) {
 	const n = 2000
 	aborted := 0
 	for range n {
-		cb := &fakeCB{headers: fakeHeaders{}}
+		cb := &streamtest.Callbacks{Request: streamtest.Headers{}}
 		if f.OnReceive(context.Background(), cb, stream.AfterRoute) == stream.Stop {
 			aborted++
 		}
@@ -274,12 +202,12 @@ func TestChainPhase(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch := cf.New()
-	cb := &fakeCB{headers: fakeHeaders{}}
-	if st := ch.OnReceive(context.Background(), cb, stream.BeforeRoute); st != stream.Continue || cb.replies != 0 {
-		t.Fatalf("BeforeRoute: %v, %d replies; want Continue and none", st, cb.replies)
+	cb := &streamtest.Callbacks{Request: streamtest.Headers{}}
+	if st := ch.OnReceive(context.Background(), cb, stream.BeforeRoute); st != stream.Continue || len(cb.Replies) != 0 {
+		t.Fatalf("BeforeRoute: %v, %d replies; want Continue and none", st, len(cb.Replies))
 	}
-	if st := ch.OnReceive(context.Background(), cb, stream.AfterRoute); st != stream.Stop || cb.status != 503 {
-		t.Fatalf("AfterRoute: %v, reply %d; want Stop and 503", st, cb.status)
+	if st := ch.OnReceive(context.Background(), cb, stream.AfterRoute); st != stream.Stop || cb.ReplyStatus() != 503 {
+		t.Fatalf("AfterRoute: %v, reply %d; want Stop and 503", st, cb.ReplyStatus())
 	}
 }
 
@@ -289,7 +217,7 @@ func BenchmarkOnReceive(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cb := &fakeCB{cluster: "web", headers: fakeHeaders{"x-fault": "on", "x-v": "v12"}}
+	cb := &streamtest.Callbacks{ClusterName: "web", Request: streamtest.Headers{"x-fault": "on", "x-v": "v12"}}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -318,6 +246,6 @@ func FuzzBuild(f *testing.F) {
 		if flt.delay > 0 && flt.delayPct > 0 {
 			return // would sleep
 		}
-		flt.OnReceive(context.Background(), &fakeCB{headers: fakeHeaders{"a": "x"}}, stream.AfterRoute)
+		flt.OnReceive(context.Background(), &streamtest.Callbacks{Request: streamtest.Headers{"a": "x"}}, stream.AfterRoute)
 	})
 }

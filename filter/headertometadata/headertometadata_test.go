@@ -4,98 +4,30 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
-	"net"
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 
-	"mosn.dev/proxy/config"
 	"mosn.dev/proxy/stream"
+	"mosn.dev/proxy/stream/streamtest"
 )
-
-type fakeHeaders map[string]string
-
-func (h fakeHeaders) Get(n string) (string, bool) { v, ok := h[strings.ToLower(n)]; return v, ok }
-func (h fakeHeaders) Set(n, v string)             { h[strings.ToLower(n)] = v }
-func (h fakeHeaders) Add(n, v string)             { h[strings.ToLower(n)] = v }
-func (h fakeHeaders) Del(n string)                { delete(h, strings.ToLower(n)) }
-
-// fakeCB records the metadata a filter sets.
-type fakeCB struct {
-	headers fakeHeaders
-	meta    map[string]string
-	replies int
-}
-
-func (c *fakeCB) Protocol() string                     { return "HTTP1" }
-func (c *fakeCB) RemoteAddr() net.Addr                 { return &net.TCPAddr{} }
-func (c *fakeCB) LocalAddr() net.Addr                  { return &net.TCPAddr{} }
-func (c *fakeCB) Method() string                       { return "GET" }
-func (c *fakeCB) Path() string                         { return "/" }
-func (c *fakeCB) ContentLength() int64                 { return 0 }
-func (c *fakeCB) Cluster() string                      { return "web" }
-func (c *fakeCB) Host() string                         { return "" }
-func (c *fakeCB) RequestHeaders() stream.Headers       { return c.headers }
-func (c *fakeCB) SetBodyLimit(int64, int)              {}
-func (c *fakeCB) Flag(uint64)                          {}
-func (c *fakeCB) Reply(int, map[string]string, string) { c.replies++ }
-func (c *fakeCB) SetMetadata(k, v string) {
-	if c.meta == nil {
-		c.meta = map[string]string{}
-	}
-	c.meta[k] = v
-}
-
-func readmeJSON(t *testing.T) []byte {
-	t.Helper()
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)```json\n(.*?)```").FindSubmatch(b)
-	if m == nil {
-		t.Fatal("README.md has no ```json block")
-	}
-	return m[1]
-}
 
 // TestREADME builds the README's example, so the documentation cannot
 // drift from the code: unknown keys (typos) fail too. It then checks the
 // example does what the README says.
 func TestREADME(t *testing.T) {
-	var doc struct {
-		StreamFilters []config.Filter `json:"stream_filters"`
-	}
-	if err := json.Unmarshal(readmeJSON(t), &doc); err != nil {
-		t.Fatalf("README json: %v", err)
-	}
-	if len(doc.StreamFilters) == 0 || doc.StreamFilters[0].Type != Name {
-		t.Fatalf("README example does not configure a %q filter: %+v", Name, doc.StreamFilters)
-	}
-	for i, f := range doc.StreamFilters {
-		var c Config
-		warns, err := config.DecodeInto(f.Config, config.Path("stream_filters", i, "config"), &c)
-		if err != nil || len(warns) > 0 {
-			t.Fatalf("README config %d: err %v, warnings %v", i, err, warns)
-		}
-	}
-	cf, err := stream.Build(nil, "stream_filters", doc.StreamFilters)
-	if err != nil {
-		t.Fatalf("stream.Build(README example): %v", err)
-	}
+	cf := streamtest.BuildREADME[Config](t, "README.md", Name)
 	for _, tc := range []struct {
-		headers fakeHeaders
+		headers streamtest.Headers
 		meta    map[string]string
-		left    fakeHeaders
+		left    streamtest.Headers
 	}{
-		{fakeHeaders{"x-version": "v2", "x-keep": "1"}, map[string]string{"version": "v2"}, fakeHeaders{"x-keep": "1"}},
-		{fakeHeaders{}, map[string]string{"version": "v1"}, fakeHeaders{}},
+		{streamtest.Headers{"x-version": "v2", "x-keep": "1"}, map[string]string{"version": "v2"}, streamtest.Headers{"x-keep": "1"}},
+		{streamtest.Headers{}, map[string]string{"version": "v1"}, streamtest.Headers{}},
 	} {
-		cb := &fakeCB{headers: tc.headers}
+		cb := &streamtest.Callbacks{Request: tc.headers}
 		cf.New().OnReceive(context.Background(), cb, stream.AfterRoute)
-		if !maps.Equal(cb.meta, tc.meta) || !maps.Equal(cb.headers, tc.left) {
-			t.Errorf("README example: metadata %v, headers %v; want %v, %v", cb.meta, cb.headers, tc.meta, tc.left)
+		if !maps.Equal(cb.Metadata, tc.meta) || !maps.Equal(cb.Request, tc.left) {
+			t.Errorf("README example: metadata %v, headers %v; want %v, %v", cb.Metadata, cb.Request, tc.meta, tc.left)
 		}
 	}
 }
@@ -150,82 +82,82 @@ func TestOnReceive(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		rules   string
-		headers fakeHeaders
-		meta    map[string]string // nil: none set
-		left    fakeHeaders       // headers after the filter
+		headers streamtest.Headers
+		meta    map[string]string  // nil: none set
+		left    streamtest.Headers // headers after the filter
 	}{
 		{"present takes the header value",
 			`{"header": "X-Version", "on_header_present": {"metadata_namespace": "mosn.lb", "key": "version"}}`,
-			fakeHeaders{"x-version": "v2"}, map[string]string{"version": "v2"}, fakeHeaders{"x-version": "v2"}},
+			streamtest.Headers{"x-version": "v2"}, map[string]string{"version": "v2"}, streamtest.Headers{"x-version": "v2"}},
 		{"present with a fixed value",
 			`{"header": "x-canary", "on_header_present": {"key": "stage", "value": "canary"}}`,
-			fakeHeaders{"x-canary": "yes"}, map[string]string{"stage": "canary"}, fakeHeaders{"x-canary": "yes"}},
+			streamtest.Headers{"x-canary": "yes"}, map[string]string{"stage": "canary"}, streamtest.Headers{"x-canary": "yes"}},
 		{"missing sets its value",
 			`{"header": "x-version", "on_header_missing": {"metadata_namespace": "mosn.lb", "key": "version", "value": "v1"}}`,
-			fakeHeaders{}, map[string]string{"version": "v1"}, fakeHeaders{}},
+			streamtest.Headers{}, map[string]string{"version": "v1"}, streamtest.Headers{}},
 		{"missing rule idle when present",
 			`{"header": "x-version", "on_header_missing": {"key": "version", "value": "v1"}}`,
-			fakeHeaders{"x-version": "v9"}, nil, fakeHeaders{"x-version": "v9"}},
+			streamtest.Headers{"x-version": "v9"}, nil, streamtest.Headers{"x-version": "v9"}},
 		{"present rule idle when missing",
 			`{"header": "x-version", "on_header_present": {"key": "version"}}`,
-			fakeHeaders{"other": "1"}, nil, fakeHeaders{"other": "1"}},
+			streamtest.Headers{"other": "1"}, nil, streamtest.Headers{"other": "1"}},
 		{"both, present",
 			`{"header": "x-version", "on_header_present": {"key": "version"}, "on_header_missing": {"key": "default", "value": "true"}}`,
-			fakeHeaders{"x-version": "v3"}, map[string]string{"version": "v3"}, fakeHeaders{"x-version": "v3"}},
+			streamtest.Headers{"x-version": "v3"}, map[string]string{"version": "v3"}, streamtest.Headers{"x-version": "v3"}},
 		{"both, missing",
 			`{"header": "x-version", "on_header_present": {"key": "version"}, "on_header_missing": {"key": "default", "value": "true"}}`,
-			fakeHeaders{}, map[string]string{"default": "true"}, fakeHeaders{}},
+			streamtest.Headers{}, map[string]string{"default": "true"}, streamtest.Headers{}},
 		{"remove",
 			`{"header": "x-version", "on_header_present": {"key": "version"}, "remove": true}`,
-			fakeHeaders{"x-version": "v2", "x-other": "o"}, map[string]string{"version": "v2"}, fakeHeaders{"x-other": "o"}},
+			streamtest.Headers{"x-version": "v2", "x-other": "o"}, map[string]string{"version": "v2"}, streamtest.Headers{"x-other": "o"}},
 		{"envoy.lb is the LB namespace too",
 			`{"header": "x-version", "on_header_present": {"metadata_namespace": "envoy.lb", "key": "version"}}`,
-			fakeHeaders{"x-version": "v2"}, map[string]string{"version": "v2"}, fakeHeaders{"x-version": "v2"}},
+			streamtest.Headers{"x-version": "v2"}, map[string]string{"version": "v2"}, streamtest.Headers{"x-version": "v2"}},
 		{"other namespace: no metadata, remove still applies",
 			`{"header": "x-user", "on_header_present": {"metadata_namespace": "com.example.auth", "key": "user"}, "remove": true}`,
-			fakeHeaders{"x-user": "alice"}, nil, fakeHeaders{}},
+			streamtest.Headers{"x-user": "alice"}, nil, streamtest.Headers{}},
 		{"other namespace without remove",
 			`{"header": "x-user", "on_header_present": {"metadata_namespace": "com.example.auth", "key": "user"}}`,
-			fakeHeaders{"x-user": "alice"}, nil, fakeHeaders{"x-user": "alice"}},
+			streamtest.Headers{"x-user": "alice"}, nil, streamtest.Headers{"x-user": "alice"}},
 		{"empty header value adds nothing",
 			`{"header": "x-version", "on_header_present": {"key": "version"}}`,
-			fakeHeaders{"x-version": ""}, nil, fakeHeaders{"x-version": ""}},
+			streamtest.Headers{"x-version": ""}, nil, streamtest.Headers{"x-version": ""}},
 		{"over-long header value adds nothing",
 			`{"header": "x-version", "on_header_present": {"key": "version"}}`,
-			fakeHeaders{"x-version": strings.Repeat("v", 8192)}, nil, fakeHeaders{"x-version": strings.Repeat("v", 8192)}},
+			streamtest.Headers{"x-version": strings.Repeat("v", 8192)}, nil, streamtest.Headers{"x-version": strings.Repeat("v", 8192)}},
 		{"longest header value",
 			`{"header": "x-version", "on_header_present": {"key": "version"}}`,
-			fakeHeaders{"x-version": strings.Repeat("v", 8191)}, map[string]string{"version": strings.Repeat("v", 8191)}, fakeHeaders{"x-version": strings.Repeat("v", 8191)}},
+			streamtest.Headers{"x-version": strings.Repeat("v", 8191)}, map[string]string{"version": strings.Repeat("v", 8191)}, streamtest.Headers{"x-version": strings.Repeat("v", 8191)}},
 		{"number",
 			`{"header": "x-shard", "on_header_present": {"key": "shard", "type": "NUMBER"}}`,
-			fakeHeaders{"x-shard": " 12 "}, map[string]string{"shard": "12"}, fakeHeaders{"x-shard": " 12 "}},
+			streamtest.Headers{"x-shard": " 12 "}, map[string]string{"shard": "12"}, streamtest.Headers{"x-shard": " 12 "}},
 		{"not a number adds nothing",
 			`{"header": "x-shard", "on_header_present": {"key": "shard", "type": "NUMBER"}}`,
-			fakeHeaders{"x-shard": "twelve"}, nil, fakeHeaders{"x-shard": "twelve"}},
+			streamtest.Headers{"x-shard": "twelve"}, nil, streamtest.Headers{"x-shard": "twelve"}},
 		{"base64",
 			`{"header": "x-v", "on_header_present": {"key": "version", "encode": "BASE64"}}`,
-			fakeHeaders{"x-v": "djI="}, map[string]string{"version": "v2"}, fakeHeaders{"x-v": "djI="}},
+			streamtest.Headers{"x-v": "djI="}, map[string]string{"version": "v2"}, streamtest.Headers{"x-v": "djI="}},
 		{"bad base64 adds nothing",
 			`{"header": "x-v", "on_header_present": {"key": "version", "encode": "BASE64"}}`,
-			fakeHeaders{"x-v": "%%%"}, nil, fakeHeaders{"x-v": "%%%"}},
+			streamtest.Headers{"x-v": "%%%"}, nil, streamtest.Headers{"x-v": "%%%"}},
 		{"rules in order, later wins a shared key",
 			`{"header": "a", "on_header_present": {"key": "k"}}, {"header": "b", "on_header_present": {"key": "k"}}`,
-			fakeHeaders{"a": "1", "b": "2"}, map[string]string{"k": "2"}, fakeHeaders{"a": "1", "b": "2"}},
+			streamtest.Headers{"a": "1", "b": "2"}, map[string]string{"k": "2"}, streamtest.Headers{"a": "1", "b": "2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fac, err := Build(nil, "c", json.RawMessage(`{"request_rules": [`+tc.rules+`]}`))
 			if err != nil {
 				t.Fatal(err)
 			}
-			cb := &fakeCB{headers: tc.headers}
-			if st := fac.New().(stream.ReceiverFilter).OnReceive(context.Background(), cb, stream.AfterRoute); st != stream.Continue || cb.replies != 0 {
-				t.Fatalf("status %v with %d replies, want Continue and none", st, cb.replies)
+			cb := &streamtest.Callbacks{Request: tc.headers}
+			if st := fac.New().(stream.ReceiverFilter).OnReceive(context.Background(), cb, stream.AfterRoute); st != stream.Continue || len(cb.Replies) != 0 {
+				t.Fatalf("status %v with %d replies, want Continue and none", st, len(cb.Replies))
 			}
-			if !maps.Equal(cb.meta, tc.meta) {
-				t.Errorf("metadata %v, want %v", cb.meta, tc.meta)
+			if !maps.Equal(cb.Metadata, tc.meta) {
+				t.Errorf("metadata %v, want %v", cb.Metadata, tc.meta)
 			}
-			if !maps.Equal(cb.headers, tc.left) {
-				t.Errorf("headers %v, want %v", cb.headers, tc.left)
+			if !maps.Equal(cb.Request, tc.left) {
+				t.Errorf("headers %v, want %v", cb.Request, tc.left)
 			}
 		})
 	}
@@ -250,10 +182,10 @@ func BenchmarkOnReceive(b *testing.B) {
 	}
 	f := fac.New().(stream.ReceiverFilter)
 	ctx := context.Background()
-	cb := &fakeCB{headers: fakeHeaders{}, meta: map[string]string{}}
+	cb := &streamtest.Callbacks{Request: streamtest.Headers{}, Metadata: map[string]string{}}
 	b.ReportAllocs()
 	for b.Loop() {
-		cb.headers["x-version"] = "v2"
+		cb.Request["x-version"] = "v2"
 		f.OnReceive(ctx, cb, stream.AfterRoute)
 	}
 }
@@ -273,7 +205,7 @@ func FuzzBuild(f *testing.F) {
 		if err != nil {
 			return
 		}
-		cb := &fakeCB{headers: fakeHeaders{"x-version": "djI=", "x": "1"}}
+		cb := &streamtest.Callbacks{Request: streamtest.Headers{"x-version": "djI=", "x": "1"}}
 		fac.New().(stream.ReceiverFilter).OnReceive(context.Background(), cb, stream.AfterRoute)
 	})
 }

@@ -5,47 +5,12 @@ import (
 	"encoding/json"
 	"net"
 	"net/netip"
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 
-	"mosn.dev/proxy/config"
 	"mosn.dev/proxy/stream"
+	"mosn.dev/proxy/stream/streamtest"
 )
-
-type fakeHeaders map[string]string
-
-func (h fakeHeaders) Get(n string) (string, bool) { v, ok := h[strings.ToLower(n)]; return v, ok }
-func (h fakeHeaders) Set(n, v string)             { h[strings.ToLower(n)] = v }
-func (h fakeHeaders) Add(n, v string)             { h[strings.ToLower(n)] = v }
-func (h fakeHeaders) Del(n string)                { delete(h, strings.ToLower(n)) }
-
-// fakeCB records the replies of a filter.
-type fakeCB struct {
-	remote  net.Addr
-	headers fakeHeaders
-	status  int
-	body    string
-	replies int
-}
-
-func (c *fakeCB) Protocol() string               { return "HTTP1" }
-func (c *fakeCB) RemoteAddr() net.Addr           { return c.remote }
-func (c *fakeCB) LocalAddr() net.Addr            { return &net.TCPAddr{} }
-func (c *fakeCB) Method() string                 { return "GET" }
-func (c *fakeCB) Path() string                   { return "/" }
-func (c *fakeCB) ContentLength() int64           { return 0 }
-func (c *fakeCB) Cluster() string                { return "" }
-func (c *fakeCB) Host() string                   { return "" }
-func (c *fakeCB) RequestHeaders() stream.Headers { return c.headers }
-func (c *fakeCB) SetMetadata(string, string)     {}
-func (c *fakeCB) SetBodyLimit(int64, int)        {}
-func (c *fakeCB) Flag(uint64)                    {}
-func (c *fakeCB) Reply(st int, _ map[string]string, b string) {
-	c.status, c.body = st, b
-	c.replies++
-}
 
 // strAddr is a net.Addr that is not a *net.TCPAddr.
 type strAddr string
@@ -58,50 +23,18 @@ func tcp(s string) net.Addr {
 	return net.TCPAddrFromAddrPort(ap)
 }
 
-func readmeJSON(t *testing.T) []byte {
-	t.Helper()
-	b, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)```json\n(.*?)```").FindSubmatch(b)
-	if m == nil {
-		t.Fatal("README.md has no ```json block")
-	}
-	return m[1]
-}
-
 // TestREADME builds the README's example, so the documentation cannot
 // drift from the code: unknown keys (typos) fail too. It then checks the
 // example does what the README says.
 func TestREADME(t *testing.T) {
-	var doc struct {
-		StreamFilters []config.Filter `json:"stream_filters"`
-	}
-	if err := json.Unmarshal(readmeJSON(t), &doc); err != nil {
-		t.Fatalf("README json: %v", err)
-	}
-	if len(doc.StreamFilters) == 0 || doc.StreamFilters[0].Type != Name {
-		t.Fatalf("README example does not configure a %q filter: %+v", Name, doc.StreamFilters)
-	}
-	for i, f := range doc.StreamFilters {
-		var c Config
-		warns, err := config.DecodeInto(f.Config, config.Path("stream_filters", i, "config"), &c)
-		if err != nil || len(warns) > 0 {
-			t.Fatalf("README config %d: err %v, warnings %v", i, err, warns)
-		}
-	}
-	cf, err := stream.Build(nil, "stream_filters", doc.StreamFilters)
-	if err != nil {
-		t.Fatalf("stream.Build(README example): %v", err)
-	}
+	cf := streamtest.BuildREADME[Config](t, "README.md", Name)
 	for _, tc := range []struct {
 		xff   string
 		allow bool
 	}{{"10.1.2.3", false}, {"10.9.9.9", true}, {"192.168.1.1", false}, {"", true}} {
-		cb := &fakeCB{remote: tcp("127.0.0.1:5000"), headers: fakeHeaders{}}
+		cb := &streamtest.Callbacks{Remote: tcp("127.0.0.1:5000"), Request: streamtest.Headers{}}
 		if tc.xff != "" {
-			cb.headers["x-forwarded-for"] = tc.xff
+			cb.Request["x-forwarded-for"] = tc.xff
 		}
 		st := cf.New().OnReceive(context.Background(), cb, stream.BeforeRoute)
 		if got := st == stream.Continue; got != tc.allow {
@@ -156,7 +89,7 @@ func TestOnReceive(t *testing.T) {
 		name    string
 		raw     string
 		remote  net.Addr
-		headers fakeHeaders
+		headers streamtest.Headers
 		allow   bool
 	}{
 		{"first rule wins over a later allow", denyDefault, tcp("10.1.2.3:1"), nil, false},
@@ -170,13 +103,13 @@ func TestOnReceive(t *testing.T) {
 		{"ipv4-mapped peer", denyDefault, tcp("[::ffff:127.0.0.1]:80"), nil, true},
 		{"peer as a string", denyDefault, strAddr("127.0.0.1:80"), nil, true},
 		{"no peer", allowDefault, nil, nil, true},
-		{"header decides", withHeader, tcp("127.0.0.1:1"), fakeHeaders{"x-forwarded-for": "10.1.2.3"}, false},
-		{"header first address", withHeader, tcp("10.1.0.1:1"), fakeHeaders{"x-forwarded-for": " 127.0.0.1 , 10.1.2.3"}, true},
-		{"header with port", withHeader, tcp("127.0.0.1:1"), fakeHeaders{"x-forwarded-for": "10.1.2.3:8080"}, false},
-		{"header bracketed ipv6", withHeader, tcp("127.0.0.1:1"), fakeHeaders{"x-forwarded-for": "[2001:db8::1]"}, true},
-		{"header missing: peer", withHeader, tcp("127.0.0.1:1"), fakeHeaders{}, true},
-		{"header empty: peer", withHeader, tcp("10.1.0.1:1"), fakeHeaders{"x-forwarded-for": ""}, false},
-		{"header garbage: default", withHeader, tcp("127.0.0.1:1"), fakeHeaders{"x-forwarded-for": "unknown"}, false},
+		{"header decides", withHeader, tcp("127.0.0.1:1"), streamtest.Headers{"x-forwarded-for": "10.1.2.3"}, false},
+		{"header first address", withHeader, tcp("10.1.0.1:1"), streamtest.Headers{"x-forwarded-for": " 127.0.0.1 , 10.1.2.3"}, true},
+		{"header with port", withHeader, tcp("127.0.0.1:1"), streamtest.Headers{"x-forwarded-for": "10.1.2.3:8080"}, false},
+		{"header bracketed ipv6", withHeader, tcp("127.0.0.1:1"), streamtest.Headers{"x-forwarded-for": "[2001:db8::1]"}, true},
+		{"header missing: peer", withHeader, tcp("127.0.0.1:1"), streamtest.Headers{}, true},
+		{"header empty: peer", withHeader, tcp("10.1.0.1:1"), streamtest.Headers{"x-forwarded-for": ""}, false},
+		{"header garbage: default", withHeader, tcp("127.0.0.1:1"), streamtest.Headers{"x-forwarded-for": "unknown"}, false},
 		{"no rules allow", `{}`, tcp("1.1.1.1:1"), nil, true},
 		{"no rules deny", `{"default_action": "deny"}`, tcp("127.0.0.1:1"), nil, false},
 		{"match all", `{"default_action": "allow", "ips": [{"action": "deny", "addrs": ["0.0.0.0/0", "::/0"]}]}`, tcp("[::1]:1"), nil, false},
@@ -189,18 +122,18 @@ func TestOnReceive(t *testing.T) {
 			}
 			h := tc.headers
 			if h == nil {
-				h = fakeHeaders{}
+				h = streamtest.Headers{}
 			}
-			cb := &fakeCB{remote: tc.remote, headers: h}
+			cb := &streamtest.Callbacks{Remote: tc.remote, Request: h}
 			st := fac.New().(stream.ReceiverFilter).OnReceive(context.Background(), cb, stream.BeforeRoute)
 			if tc.allow {
-				if st != stream.Continue || cb.replies != 0 {
-					t.Fatalf("denied (%v, reply %d), want allowed", st, cb.status)
+				if st != stream.Continue || len(cb.Replies) != 0 {
+					t.Fatalf("denied (%v, reply %d), want allowed", st, cb.ReplyStatus())
 				}
 				return
 			}
-			if st != stream.Stop || cb.replies != 1 || cb.status != 403 || cb.body != "forbidden" {
-				t.Fatalf("got %v, %d replies, %d %q; want Stop, one 403 \"forbidden\"", st, cb.replies, cb.status, cb.body)
+			if st != stream.Stop || len(cb.Replies) != 1 || cb.ReplyStatus() != 403 || cb.ReplyBody() != "forbidden" {
+				t.Fatalf("got %v, %d replies, %d %q; want Stop, one 403 \"forbidden\"", st, len(cb.Replies), cb.ReplyStatus(), cb.ReplyBody())
 			}
 		})
 	}
@@ -214,7 +147,7 @@ func BenchmarkOnReceive(b *testing.B) {
 		b.Fatal(err)
 	}
 	f := fac.New().(stream.ReceiverFilter)
-	cb := &fakeCB{remote: tcp("127.0.0.1:1"), headers: fakeHeaders{"x-forwarded-for": "10.2.3.4, 127.0.0.1"}}
+	cb := &streamtest.Callbacks{Remote: tcp("127.0.0.1:1"), Request: streamtest.Headers{"x-forwarded-for": "10.2.3.4, 127.0.0.1"}}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -234,7 +167,7 @@ func FuzzClientIP(f *testing.F) {
 	}
 	flt := fac.(*filter)
 	f.Fuzz(func(t *testing.T, v string) {
-		cb := &fakeCB{remote: tcp("127.0.0.1:1"), headers: fakeHeaders{"x-forwarded-for": v}}
+		cb := &streamtest.Callbacks{Remote: tcp("127.0.0.1:1"), Request: streamtest.Headers{"x-forwarded-for": v}}
 		st := flt.OnReceive(context.Background(), cb, stream.BeforeRoute)
 		if a, err := netip.ParseAddr(v); err == nil && a.Zone() == "" {
 			if want := !netip.MustParsePrefix("10.0.0.0/8").Contains(a.Unmap()); (st == stream.Continue) != want {
@@ -257,6 +190,6 @@ func FuzzBuild(f *testing.F) {
 		if err != nil {
 			return
 		}
-		fac.New().(stream.ReceiverFilter).OnReceive(context.Background(), &fakeCB{remote: tcp("127.0.0.1:1"), headers: fakeHeaders{}}, stream.BeforeRoute)
+		fac.New().(stream.ReceiverFilter).OnReceive(context.Background(), &streamtest.Callbacks{Remote: tcp("127.0.0.1:1"), Request: streamtest.Headers{}}, stream.BeforeRoute)
 	})
 }
