@@ -56,6 +56,7 @@ func New(src Source, version string, lg *log.Logger) *Server {
 	s.Handle("/api/v1/disable_log", s.disableLog)
 	s.Handle("/api/v1/features", s.features)
 	s.Handle("/api/v1/env", s.env)
+	s.registerIstio()
 	return s
 }
 

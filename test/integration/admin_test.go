@@ -109,6 +109,15 @@ func TestAdminAPI(t *testing.T) {
 		t.Errorf("GET update_loglevel: %d, want 405", code)
 	}
 
+	// The Istio-facing endpoints pilot-agent polls.
+	if code, body := httpGet(t, base+"/stats"); code != 200 || !strings.Contains(body, "server.state: 0\n") ||
+		!strings.Contains(body, "listener_manager.workers_started: 1") {
+		t.Errorf("/stats: %d %q", code, body)
+	}
+	if code, body := httpGet(t, base+"/server_info"); code != 200 || !strings.Contains(body, `"state": "LIVE"`) {
+		t.Errorf("/server_info: %d %q", code, body)
+	}
+
 	// Features and env.
 	if code, body := httpGet(t, base+"/api/v1/features"); code != 200 || !strings.HasPrefix(body, "{") {
 		t.Errorf("features: %d %q", code, body)
