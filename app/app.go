@@ -28,6 +28,7 @@ import (
 	"mosn.dev/proxy/upstream"
 	"mosn.dev/proxy/upstream/circuit"
 	"mosn.dev/proxy/upstream/healthcheck"
+	"mosn.dev/proxy/upgrade"
 )
 
 // Options says what to run.
@@ -42,6 +43,9 @@ type Options struct {
 	// DryRun builds and checks everything without opening any file or
 	// socket (mosn validate).
 	DryRun bool
+	// NoUpgrade keeps the process out of smooth upgrades: it neither
+	// looks for a process to take over from nor opens reconfig.sock.
+	NoUpgrade bool
 }
 
 // App is one running proxy process.
@@ -63,6 +67,16 @@ type App struct {
 
 	stage    atomic.Int32
 	warnings []config.Problem
+
+	// Smooth upgrade: the sockets received from an old process (until
+	// Start completes), the server answering the next new process, the
+	// admin-like sockets to hand over, and the transfer function set when
+	// this process hands over and drains.
+	inherited *upgrade.Handover
+	upgSrv    *upgrade.Server
+	aux       []auxSocket
+	transfer  network.TransferFunc
+	upg       upgradeStats
 
 	stopOnce sync.Once
 	done     chan struct{}
@@ -114,6 +128,7 @@ func New(opts Options) (*App, error) {
 	}
 	a.metrics = metrics.NewRegistry(matcher)
 	a.metrics.SetVersion(opts.Version)
+	a.upg = newUpgradeStats(a.metrics)
 	a.clusters = upstream.NewManager()
 	for i := range cfg.ClusterManager.Clusters {
 		cc := &cfg.ClusterManager.Clusters[i]
@@ -336,22 +351,46 @@ func (a *App) Start() error {
 		if a.admin != nil {
 			a.admin.Close()
 		}
+		for _, s := range a.aux {
+			s.ln.Close()
+		}
+		if a.pprof != nil {
+			a.pprof.Close()
+		}
+		for _, s := range a.sinks {
+			s.Close()
+		}
+		if a.inherited != nil {
+			// The old process sees the handshake end and serves on,
+			// with its reconfig.sock and pid file untouched.
+			a.inherited.Abort()
+			a.inherited = nil
+			a.log.Errorf("[start] failed to start application at stage: %d", a.State())
+			if !errors.Is(err, ErrUpgrade) {
+				err = fmt.Errorf("%w: %w", ErrUpgrade, err)
+			}
+		}
 		a.setStage(StageStopped)
 		return err
+	}
+	if err := a.inherit(); err != nil {
+		return fail(err)
 	}
 	for _, l := range a.listeners {
 		if !l.Config().BindPort {
 			continue
 		}
-		if err := l.Listen(); err != nil {
+		if err := a.listen(l); err != nil {
 			return fail(err)
 		}
 		opened = append(opened, l)
 	}
 	if a.admin != nil {
-		if err := a.admin.Listen(cfg.Admin.Addr()); err != nil {
-			return fail(err)
+		ln, err := a.takeOrListen("admin", cfg.Admin.Addr())
+		if err != nil {
+			return fail(fmt.Errorf("admin: listen on %s: %w", cfg.Admin.Addr(), err))
 		}
+		a.admin.Use(ln)
 	}
 	if cfg.Pprof != nil && cfg.Pprof.Debug {
 		if err := a.startPprof(cfg.Pprof); err != nil {
@@ -390,6 +429,13 @@ func (a *App) Start() error {
 			}
 		}()
 	}
+	if err := a.finishUpgrade(); err != nil {
+		// We serve on the inherited sockets, but the old process did not
+		// confirm: leave it in charge and drain what we accepted.
+		a.log.Errorf("[mosn] [NewMosn] %v, exit", err)
+		a.Shutdown(true)
+		return err
+	}
 	if err := a.writePid(); err != nil {
 		a.log.Warnf("[mosn] [start] cannot write pid file: %v", err)
 	}
@@ -407,7 +453,7 @@ func (a *App) startPprof(p *config.Pprof) error {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	a.pprof = &http.Server{Addr: p.Addr(), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	ln, err := listenTCP(p.Addr())
+	ln, err := a.listenAux("pprof", p.Addr())
 	if err != nil {
 		return fmt.Errorf("pprof: %w", err)
 	}
@@ -439,7 +485,7 @@ func (a *App) Shutdown(graceful bool) {
 		defer close(a.done)
 		a.setStage(StageBeforeStop)
 		for _, l := range a.listeners {
-			l.StopAccepting()
+			l.StopAccepting(a.transfer)
 		}
 		if graceful {
 			a.setStage(StageGracefulStopping)
@@ -475,6 +521,9 @@ func (a *App) Shutdown(graceful bool) {
 		}
 		for _, s := range a.sinks {
 			s.Close()
+		}
+		if a.upgSrv != nil {
+			a.upgSrv.Close()
 		}
 		a.setStage(StageAfterStop)
 		a.removePid()
@@ -531,7 +580,7 @@ func (a *App) startSinks(cfg *config.Config) error {
 		mux := http.NewServeMux()
 		mux.Handle(ep, a.metrics.Handler())
 		addr := fmt.Sprintf(":%d", pc.Port)
-		ln, err := listenTCP(addr)
+		ln, err := a.listenAux(fmt.Sprintf("metrics:%d", i), addr)
 		if err != nil {
 			return fmt.Errorf("metrics.sinks[%d]: prometheus: %w", i, err)
 		}

@@ -33,7 +33,7 @@ func (a *App) Run() {
 				// Logged after the reopen so it is the new file's first line.
 				a.log.Infof("[mosn] [signal] SIGUSR1: log files reopened")
 			case syscall.SIGHUP:
-				a.log.Warnf("[mosn] [signal] SIGHUP: smooth upgrade is not available in this build; ignored")
+				a.spawnSuccessor()
 			case syscall.SIGTERM:
 				if stopping {
 					a.log.Infof("[mosn] [signal] second SIGTERM: stopping now")
@@ -55,7 +55,7 @@ func (a *App) Run() {
 // then finishes at once because its drain sees no connection left.
 func (a *App) forceStop() {
 	for _, l := range a.listeners {
-		l.StopAccepting()
+		l.StopAccepting(nil)
 		l.CloseConns()
 	}
 	go a.Shutdown(false)

@@ -33,6 +33,47 @@ type Conn struct {
 	mu       sync.Mutex
 	idle     bool
 	onDrain  func()
+	transfer TransferFunc
+}
+
+// TransferFunc passes a connection's socket to another process (the new
+// one during a smooth upgrade). It returns nil when the socket now lives
+// there.
+type TransferFunc func(c *Conn) error
+
+// SetTransfer makes the connection transferable: a handler that drains it
+// passes it on with tr at its next idle point instead of closing it.
+// Listeners call it before SetDraining during a smooth upgrade.
+func (c *Conn) SetTransfer(tr TransferFunc) {
+	c.mu.Lock()
+	c.transfer = tr
+	c.mu.Unlock()
+}
+
+// CanTransfer reports whether a draining connection would be passed to
+// another process rather than closed, so a handler keeps it alive (no
+// "Connection: close") until its next idle point.
+func (c *Conn) CanTransfer() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.transfer != nil
+}
+
+// Transfer passes a draining connection to another process. Handlers
+// call it only at a request boundary with nothing read and unserved:
+// bytes the client sent since stay queued in the socket and reach the
+// new process with it. It returns true on success; the caller then closes
+// its descriptor, which the peer does not see, and writes nothing more.
+// On false the caller closes the connection as a drain would.
+func (c *Conn) Transfer() bool {
+	c.mu.Lock()
+	tr := c.transfer
+	c.transfer = nil
+	c.mu.Unlock()
+	if tr == nil || !c.draining.Load() {
+		return false
+	}
+	return tr(c) == nil
 }
 
 // OnDrain registers f to run (once, on its own goroutine) when the

@@ -66,7 +66,7 @@ func (f *h1Filters) Reply(status int, headers map[string]string, body string) {
 	}
 	f.replied = true
 	s := f.s
-	keep := s.parser.KeepAlive() && s.parser.Framing().Kind == http1.BodyNone && !s.c.Draining()
+	keep := s.parser.KeepAlive() && s.parser.Framing().Kind == http1.BodyNone && !s.closing()
 	f.keep = keep
 	s.info.ResponseCode = status
 	s.out = append(s.out[:0], "HTTP/1.1 "...)

@@ -67,7 +67,7 @@ func (s *h1Server) viaH2(cl *upstream.Cluster, route *router.Route, lbctx upstre
 	if route != nil {
 		route.ResponseHeaderOps().Apply(headerMap(resp.Header))
 	}
-	downKeep := keep && !s.c.Draining() && (framing.Kind == http1.BodyNone || br.done)
+	downKeep := keep && !s.closing() && (framing.Kind == http1.BodyNone || br.done)
 	// Trailers (gRPC status, checksums) need the chunked coding to
 	// reach an HTTP/1.1 client, even when the length is known.
 	chunked := (resp.ContentLength < 0 || len(resp.Trailer) > 0) && hdr.ProtoMinor() == 1

@@ -108,7 +108,7 @@ func (s *h1Server) serve() {
 		if !s.readHead() {
 			return
 		}
-		if !s.handle() || s.c.Draining() {
+		if !s.handle() || s.closing() {
 			return
 		}
 	}
@@ -185,15 +185,26 @@ func (s *h1Server) fill(idle bool) error {
 // request holding its read buffer before it parks without one.
 const hotWindow = 50 * time.Millisecond
 
-// errDrained ends an idle connection during a graceful stop.
-var errDrained = errors.New("draining")
+// errDrained ends an idle connection during a graceful stop;
+// errTransferred one whose socket was passed to a new process.
+var (
+	errDrained     = errors.New("draining")
+	errTransferred = errors.New("transferred to the new process")
+)
+
+// closing reports whether the connection must end after the current
+// response: it is draining and cannot be passed to a new process (one
+// that can is kept alive and passed on at its next idle point).
+func (s *h1Server) closing() bool {
+	return s.c.Draining() && !s.c.CanTransfer()
+}
 
 // waitIdle waits for the next request without holding a buffer, honouring
 // the listener's idle timeout and waking up for a graceful stop.
 func (s *h1Server) waitIdle() error {
 	s.releaseBuf()
 	if !s.c.EnterIdle() {
-		return errDrained
+		return s.drained()
 	}
 	if t := s.c.IdleTimeout; t > 0 {
 		s.c.SetReadDeadline(time.Now().Add(t))
@@ -201,15 +212,30 @@ func (s *h1Server) waitIdle() error {
 	err := s.wait()
 	s.c.ExitIdle()
 	s.c.SetReadDeadline(time.Time{})
-	if err != nil && s.c.Draining() && network.Alive(s.c.Conn) {
-		// Only the drain woke us and no request is queued.
-		return errDrained
-	}
 	if err != nil && s.c.Draining() {
-		// A request arrived just as the drain began: serve it.
-		return nil
+		switch {
+		case s.c.CanTransfer():
+			// Nothing is read yet: a request already queued travels
+			// with the socket.
+			return s.drained()
+		case network.Alive(s.c.Conn):
+			// Only the drain woke us and no request is queued.
+			return errDrained
+		default:
+			// A request arrived just as the drain began: serve it.
+			return nil
+		}
 	}
 	return err
+}
+
+// drained ends an idle draining connection: passed to the new process
+// during a smooth upgrade, else closed.
+func (s *h1Server) drained() error {
+	if s.c.Transfer() {
+		return errTransferred
+	}
+	return errDrained
 }
 
 // readHead parses the next request head; false means the connection ends.
@@ -452,7 +478,7 @@ func (s *h1Server) handle() bool {
 		}
 		switch res {
 		case exDone:
-			return keep && !s.c.Draining()
+			return keep && !s.closing()
 		case exDoneClose:
 			return false
 		default:
@@ -594,7 +620,7 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 		s.flt.respHead = resp
 		s.flt.chain.Append(context.Background(), s.flt)
 	}
-	downKeep := keep && !s.c.Draining()
+	downKeep := keep && !s.closing()
 	// A body delimited by the upstream closing is re-framed as chunked for
 	// an HTTP/1.1 client so its connection can stay open.
 	rechunk := rframing.Kind == http1.BodyChunked || (rframing.Kind == http1.BodyUntilClose && hdr.ProtoMinor() == 1)
@@ -821,7 +847,7 @@ func (s *h1Server) replyKeep(status int, keep bool, msg string) bool {
 	if s.parser.Framing().Kind != http1.BodyNone {
 		keep = false
 	}
-	keep = keep && !s.c.Draining()
+	keep = keep && !s.closing()
 	s.localReply(status, keep, msg)
 	return keep
 }

@@ -56,6 +56,20 @@ func (d *rpcDown) drainWait() {
 	}
 }
 
+// drainEnd ends a draining connection at a frame boundary: once every
+// forwarded request is answered, its socket is passed to the new process
+// during a smooth upgrade (frames the client sent meanwhile are still
+// queued in it), else the caller closes it.
+func (d *rpcDown) drainEnd() {
+	d.drainWait()
+	if d.inflight.Load() == 0 {
+		// A late answer must never be written to a socket that another
+		// process now serves, so only a connection with none pending
+		// moves.
+		d.c.Transfer()
+	}
+}
+
 func (d *rpcDown) write(b []byte) error {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
@@ -98,12 +112,8 @@ func (p *Proxy) serveRPC(c *network.Conn, codec rpcCodec) {
 				bufPool.Put(bp)
 				bp = nil
 			}
-			if c.Draining() {
-				d.drainWait()
-				return
-			}
 			if !c.EnterIdle() {
-				d.drainWait()
+				d.drainEnd()
 				return
 			}
 			if t := c.IdleTimeout; t > 0 {
@@ -112,10 +122,14 @@ func (p *Proxy) serveRPC(c *network.Conn, codec rpcCodec) {
 			err := d.wait()
 			c.ExitIdle()
 			c.SetReadDeadline(time.Time{})
-			if err != nil && (!c.Draining() || network.Alive(c.Conn)) {
-				if c.Draining() {
-					d.drainWait()
-				}
+			if err != nil && c.Draining() && (c.CanTransfer() || network.Alive(c.Conn)) {
+				// Woken by the drain. During an upgrade frames already
+				// queued travel with the socket; otherwise the drain
+				// ends a connection only when nothing is queued.
+				d.drainEnd()
+				return
+			}
+			if err != nil && !c.Draining() {
 				return
 			}
 		}

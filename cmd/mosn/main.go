@@ -118,7 +118,7 @@ func cmdStart(args []string, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
-	a, err := app.New(app.Options{Config: cfg, ConfigPath: *path, Version: Version})
+	a, err := app.New(app.Options{Config: cfg, ConfigPath: *path, Version: Version, NoUpgrade: *path == ""})
 	if err != nil {
 		printProblems(stderr, err)
 		return 1
@@ -138,6 +138,10 @@ func cmdStart(args []string, stderr io.Writer) int {
 	if err := a.Start(); err != nil {
 		a.Log().Errorf("[mosn] [start] start failed: %v", err)
 		fmt.Fprintf(stderr, "mosn: %v\n", err)
+		if errors.Is(err, app.ErrUpgrade) {
+			// MOSN's code for a failed takeover; the old process serves on.
+			return 2
+		}
 		return 1
 	}
 	a.Run()

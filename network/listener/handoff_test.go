@@ -165,7 +165,7 @@ func TestHandoff(t *testing.T) {
 				acc.SetHandoff(reg.Lookup)
 			}
 			if tc.stopped {
-				tgt.StopAccepting()
+				tgt.StopAccepting(nil)
 			}
 			acc.Use(ln)
 			done := make(chan error, 1)
@@ -242,7 +242,7 @@ func TestHandoff(t *testing.T) {
 			if n := acc.Accepted(); n != 1 {
 				t.Errorf("accept Accepted = %d, want 1", n)
 			}
-			by.StopAccepting()
+			by.StopAccepting(nil)
 			c.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()

@@ -262,12 +262,17 @@ func (l *Listener) Accepted() uint64 { return l.accepted.Load() }
 
 // StopAccepting closes the listening socket and marks every open
 // connection as draining. During a smooth upgrade the new process holds
-// its own descriptor of the same socket, so closing ours loses nothing.
-func (l *Listener) StopAccepting() {
+// its own descriptor of the same socket, so closing ours loses nothing;
+// then tr is non-nil and connections idle at a request boundary are
+// passed to the new process with it instead of being closed.
+func (l *Listener) StopAccepting(tr network.TransferFunc) {
 	l.mu.Lock()
 	l.stopping = true
 	ln := l.ln
 	for c := range l.conns {
+		if tr != nil {
+			c.SetTransfer(tr)
+		}
 		c.SetDraining()
 	}
 	l.mu.Unlock()
@@ -312,6 +317,6 @@ func (l *Listener) CloseConns() {
 
 // Close stops accepting and closes every connection immediately.
 func (l *Listener) Close() {
-	l.StopAccepting()
+	l.StopAccepting(nil)
 	l.CloseConns()
 }
