@@ -25,10 +25,10 @@ import (
 	"mosn.dev/proxy/metrics"
 	"mosn.dev/proxy/network"
 	"mosn.dev/proxy/network/listener"
+	"mosn.dev/proxy/upgrade"
 	"mosn.dev/proxy/upstream"
 	"mosn.dev/proxy/upstream/circuit"
 	"mosn.dev/proxy/upstream/healthcheck"
-	"mosn.dev/proxy/upgrade"
 )
 
 // Options says what to run.
@@ -77,6 +77,7 @@ type App struct {
 	aux       []auxSocket
 	transfer  network.TransferFunc
 	upg       upgradeStats
+	poller    *network.Poller
 
 	stopOnce sync.Once
 	done     chan struct{}
@@ -130,6 +131,7 @@ func New(opts Options) (*App, error) {
 	a.metrics.SetVersion(opts.Version)
 	a.upg = newUpgradeStats(a.metrics)
 	a.clusters = upstream.NewManager()
+	a.clusters.SetOutlierListener(upstream.OutlierLogger(a.log, a.metrics))
 	for i := range cfg.ClusterManager.Clusters {
 		cc := &cfg.ClusterManager.Clusters[i]
 		if err := a.clusters.AddOrUpdate(cc); err != nil {
@@ -376,6 +378,17 @@ func (a *App) Start() error {
 	if err := a.inherit(); err != nil {
 		return fail(err)
 	}
+	// Idle connections park in one epoll set instead of each holding a
+	// goroutine; without it (not Linux) they wait on their goroutines.
+	if p, err := network.NewPoller(); err == nil {
+		a.poller = p
+		for _, l := range a.listeners {
+			l.SetPoller(p)
+		}
+		go quietGC(p, a.done)
+	} else {
+		a.log.Infof("[mosn] [start] idle connections keep their goroutines: %v", err)
+	}
 	for _, l := range a.listeners {
 		if !l.Config().BindPort {
 			continue
@@ -414,6 +427,14 @@ func (a *App) Start() error {
 		a.checkers = append(a.checkers, hc)
 	}
 	a.setStage(StageStarting)
+	upgrading := a.inherited != nil
+	if !upgrading {
+		// Before anything is served, so that whoever can reach the
+		// proxy can also stop it through the pid file.
+		if err := a.writePid(); err != nil {
+			a.log.Warnf("[mosn] [start] cannot write pid file: %v", err)
+		}
+	}
 	for _, l := range opened {
 		a.log.Infof("[network] [listener start] listener %s serving on %s", l.Name(), l.Addr())
 		go func() {
@@ -436,8 +457,11 @@ func (a *App) Start() error {
 		a.Shutdown(true)
 		return err
 	}
-	if err := a.writePid(); err != nil {
-		a.log.Warnf("[mosn] [start] cannot write pid file: %v", err)
+	if upgrading {
+		// Only now is this process the one a stop must reach.
+		if err := a.writePid(); err != nil {
+			a.log.Warnf("[mosn] [start] cannot write pid file: %v", err)
+		}
 	}
 	a.setStage(StageAfterStart)
 	a.setStage(StageRunning)
@@ -509,6 +533,9 @@ func (a *App) Shutdown(graceful bool) {
 		a.setStage(StageStopping)
 		for _, l := range a.listeners {
 			l.CloseConns()
+		}
+		if a.poller != nil {
+			a.poller.Close()
 		}
 		for _, c := range a.checkers {
 			c.Stop()

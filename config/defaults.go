@@ -22,6 +22,10 @@ const (
 	DefaultHealthCheckJitter     = 5 * time.Millisecond
 	DefaultHealthCheckThreshold  = 1
 	DefaultHealthCheckProtocol   = "tcp"
+	DefaultOutlierErrors         = 5
+	DefaultBaseEjectionTime      = 30 * time.Second
+	DefaultMaxEjectionTime       = 300 * time.Second
+	DefaultMaxEjectionPercent    = 10
 	DefaultPprofPort             = 9090
 	DefaultPprofAddress          = "0.0.0.0"
 	DefaultAdminAddress          = "0.0.0.0"
@@ -163,6 +167,37 @@ func (h *HealthCheck) UnhealthyThresholdOrDefault() uint32 {
 		return DefaultHealthCheckThreshold
 	}
 	return h.UnhealthyThreshold
+}
+
+// ConsecutiveErrorsOrDefault is the number of failures in a row that eject
+// a host. Default 5.
+func (o *OutlierDetection) ConsecutiveErrorsOrDefault() uint32 {
+	if o.ConsecutiveErrors == 0 {
+		return DefaultOutlierErrors
+	}
+	return o.ConsecutiveErrors
+}
+
+// BaseEjectionTimeOrDefault is the length of a first ejection. Default 30s;
+// unset or 0 means the default.
+func (o *OutlierDetection) BaseEjectionTimeOrDefault() time.Duration {
+	return durationOr(o.BaseEjectionTime, DefaultBaseEjectionTime)
+}
+
+// MaxEjectionTimeOrDefault caps the length of an ejection. Default 300s;
+// unset or 0 means the default. It is never shorter than
+// BaseEjectionTimeOrDefault.
+func (o *OutlierDetection) MaxEjectionTimeOrDefault() time.Duration {
+	return max(durationOr(o.MaxEjectionTime, DefaultMaxEjectionTime), o.BaseEjectionTimeOrDefault())
+}
+
+// MaxEjectionPercentOrDefault caps the share of a cluster's hosts ejected
+// at once, in percent. Default 10.
+func (o *OutlierDetection) MaxEjectionPercentOrDefault() uint32 {
+	if o.MaxEjectionPercent == 0 {
+		return DefaultMaxEjectionPercent
+	}
+	return o.MaxEjectionPercent
 }
 
 // HeaderNameOrDefault is the header that carries the destination when

@@ -21,6 +21,7 @@ func TestDefaults(t *testing.T) {
 	var rm RouteMatch
 	var hv HeaderValueOption
 	var od OriginalDstLbConfig
+	var out OutlierDetection
 	tests := []struct {
 		name      string
 		got, want any
@@ -45,6 +46,10 @@ func TestDefaults(t *testing.T) {
 		{"case sensitive", rm.CaseSensitiveOrDefault(), true},
 		{"append", hv.AppendOrDefault(), true},
 		{"original dst header", od.HeaderNameOrDefault(), "host"},
+		{"outlier errors", out.ConsecutiveErrorsOrDefault(), uint32(5)},
+		{"outlier base", out.BaseEjectionTimeOrDefault(), 30 * time.Second},
+		{"outlier max", out.MaxEjectionTimeOrDefault(), 300 * time.Second},
+		{"outlier percent", out.MaxEjectionPercentOrDefault(), uint32(10)},
 		{"listener network", (&Listener{}).NetworkOrDefault(), "tcp"},
 		{"admin addr", (&Admin{}).Addr(), "0.0.0.0:0"},
 		{"pprof addr", (&Pprof{}).Addr(), "0.0.0.0:9090"},
@@ -87,6 +92,12 @@ func TestDefaultsOverridden(t *testing.T) {
 		{"case sensitive", (&RouteMatch{CaseSensitive: &f}).CaseSensitiveOrDefault(), false},
 		{"append", (&HeaderValueOption{Append: &f}).AppendOrDefault(), false},
 		{"original dst header", (&OriginalDstLbConfig{HeaderName: "x-dst"}).HeaderNameOrDefault(), "x-dst"},
+		{"outlier errors", (&OutlierDetection{ConsecutiveErrors: 2}).ConsecutiveErrorsOrDefault(), uint32(2)},
+		{"outlier base", (&OutlierDetection{BaseEjectionTime: dur(time.Second)}).BaseEjectionTimeOrDefault(), time.Second},
+		{"outlier max", (&OutlierDetection{MaxEjectionTime: dur(time.Minute)}).MaxEjectionTimeOrDefault(), time.Minute},
+		{"outlier max follows a longer base", (&OutlierDetection{BaseEjectionTime: dur(10 * time.Minute)}).MaxEjectionTimeOrDefault(), 10 * time.Minute},
+		{"outlier zero base means default", (&OutlierDetection{BaseEjectionTime: dur(0)}).BaseEjectionTimeOrDefault(), 30 * time.Second},
+		{"outlier percent", (&OutlierDetection{MaxEjectionPercent: 100}).MaxEjectionPercentOrDefault(), uint32(100)},
 		{"admin addr", (&Admin{Address: AdminAddress{SocketAddress{Address: "::1", PortValue: 34901}}}).Addr(), "[::1]:34901"},
 		{"pprof addr", (&Pprof{Endpoint: "127.0.0.1", PortValue: 6060}).Addr(), "127.0.0.1:6060"},
 	}

@@ -150,6 +150,10 @@ func TestFullFeatures(t *testing.T) {
 		hc.HealthyThresholdOrDefault() != 2 || hc.CheckConfig["port"] != float64(8080) {
 		t.Errorf("health check = %+v", hc)
 	}
+	if od := c.OutlierDetection; od == nil || od.ConsecutiveErrorsOrDefault() != 3 || od.BaseEjectionTimeOrDefault() != 10*time.Second ||
+		od.MaxEjectionTimeOrDefault() != 2*time.Minute || od.MaxEjectionPercentOrDefault() != 50 {
+		t.Errorf("outlier detection = %+v", od)
+	}
 	if c.Hosts[1].Address != "[2001:db8::1]:8080" || c.Hosts[0].Metadata.LB()["zone"] != "a" {
 		t.Errorf("hosts = %+v", c.Hosts)
 	}
@@ -348,6 +352,14 @@ func TestDecodeErrors(t *testing.T) {
   }]
 }`,
 			want: []string{`servers[0].listeners[1].bind_port (f.json:6:21): want a boolean, got string "yes"`},
+		},
+		{
+			name: "outlier detection types",
+			in:   `{"cluster_manager": {"clusters": [{"name": "c", "outlier_detection": {"base_ejection_time": "soon", "max_ejection_percent": -1}}]}}`,
+			want: []string{
+				`cluster_manager.clusters[0].outlier_detection.base_ejection_time (f.json:1:93): invalid duration "soon" (want a form like "10s", "1m", "500ms")`,
+				`cluster_manager.clusters[0].outlier_detection.max_ejection_percent (f.json:1:125): number -1 out of range (0..4294967295)`,
+			},
 		},
 		{
 			name: "every problem is reported",

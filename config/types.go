@@ -135,6 +135,7 @@ type Cluster struct {
 	IdleTimeout         *Duration            `json:"idle_timeout,omitempty"`
 	CircuitBreakers     []CircuitBreaker     `json:"circuit_breakers,omitempty"`
 	HealthCheck         *HealthCheck         `json:"health_check,omitempty"`
+	OutlierDetection    *OutlierDetection    `json:"outlier_detection,omitempty"`
 	LbSubsetConfig      *LbSubsetConfig      `json:"lb_subset_config,omitempty"`
 	OriginalDstLbConfig *OriginalDstLbConfig `json:"original_dst_lb_config,omitempty"`
 	LbConfig            *LbConfig            `json:"lbconfig,omitempty"`
@@ -208,6 +209,28 @@ type HealthCheck struct {
 	CommonCallbacks    []string       `json:"common_callbacks,omitempty" mosn:"unimplemented"`
 	// EventLogPath gets one line per check: stdout, stderr or a file.
 	EventLogPath string `json:"event_log_path,omitempty"`
+}
+
+// OutlierDetection configures passive outlier ejection (Envoy's
+// outlier_detection, consecutive errors only): a host whose requests fail
+// consecutive_errors times in a row is taken out of load balancing for a
+// back-off period, and comes back when it ends. LB_ORIGINAL_DST clusters
+// ignore it: their destination is chosen by the client.
+type OutlierDetection struct {
+	// ConsecutiveErrors is how many failures in a row eject a host: failed
+	// connects, resets, timeouts, HTTP 5xx answers and RPC error statuses.
+	// Any other answer resets the count. Default 5; 0 means the default.
+	ConsecutiveErrors uint32 `json:"consecutive_errors,omitempty"`
+	// BaseEjectionTime is the first ejection's length; the n-th ejection in
+	// a row lasts n times as long. Default 30s; unset or 0 means the default.
+	BaseEjectionTime *Duration `json:"base_ejection_time,omitempty"`
+	// MaxEjectionTime caps an ejection's length. Default 300s, or
+	// base_ejection_time when that is longer; unset or 0 means the default.
+	MaxEjectionTime *Duration `json:"max_ejection_time,omitempty"`
+	// MaxEjectionPercent caps the share of the cluster's hosts ejected at
+	// once, 1..100. One host of a cluster of two or more may always be
+	// ejected. Default 10; 0 means the default.
+	MaxEjectionPercent uint32 `json:"max_ejection_percent,omitempty"`
 }
 
 // LbSubsetConfig configures the subset load balancer.

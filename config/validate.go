@@ -377,6 +377,15 @@ func (v *validator) cluster(path string, c *Cluster) {
 			v.errorf(Path(hp, "protocol"), "unknown health check protocol %q (want one of %s)", hc.Protocol, strings.Join(HealthCheckProtocols, ", "))
 		}
 	}
+	if od := c.OutlierDetection; od != nil {
+		op := Path(path, "outlier_detection")
+		if od.MaxEjectionPercent > 100 {
+			v.errorf(Path(op, "max_ejection_percent"), "%d out of range (1..100; 0 means %d)", od.MaxEjectionPercent, DefaultMaxEjectionPercent)
+		}
+		if b, m := od.BaseEjectionTime.D(), od.MaxEjectionTime.D(); b > 0 && m > 0 && m < b {
+			v.errorf(Path(op, "max_ejection_time"), "%v is shorter than base_ejection_time %v", m, b)
+		}
+	}
 	if sc := c.LbSubsetConfig; sc != nil {
 		if sc.FallBackPolicy > 2 {
 			v.errorf(Path(path, "lb_subset_config", "fall_back_policy"), "unknown fall_back_policy %d (want 0 none, 1 any or 2 default subset)", sc.FallBackPolicy)

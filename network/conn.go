@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -29,11 +30,97 @@ type Conn struct {
 	// handlers apply it unless their own config overrides it.
 	IdleTimeout time.Duration
 
+	// Poller, when set (by the listener), parks the connection while it
+	// is idle so that it holds no goroutine; see Park.
+	Poller *Poller
+
 	draining atomic.Bool
 	mu       sync.Mutex
 	idle     bool
 	onDrain  func()
 	transfer TransferFunc
+	parked   *Parked
+	detached bool
+	closed   bool
+	onClose  func()
+}
+
+// SetOnClose sets f to run once when the connection is closed through
+// Close (listeners untrack it there).
+func (c *Conn) SetOnClose(f func()) {
+	c.mu.Lock()
+	c.onClose = f
+	c.mu.Unlock()
+}
+
+// Close closes the connection once: a parked connection leaves the
+// poller first, then the socket is closed and the close hook runs.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	pk, f := c.parked, c.onClose
+	c.parked, c.onClose = nil, nil
+	c.mu.Unlock()
+	if pk != nil {
+		c.Poller.Cancel(pk)
+	}
+	err := c.Conn.Close()
+	if f != nil {
+		f()
+	}
+	return err
+}
+
+// Park hands an idle connection to the poller, so that no goroutine waits
+// for it: it returns true when the connection is parked, and then the
+// caller must return at once and not touch the connection again (the
+// connection belongs to resume, which runs on a new goroutine when the
+// socket is readable, idle has passed, or the connection starts
+// draining). It returns false when there is no poller, the connection is
+// draining or closed, or registration failed; the caller then waits the
+// usual way. Call it only with nothing buffered in user space.
+func (c *Conn) Park(idle time.Duration, resume func(WakeReason)) bool {
+	if c.Poller == nil {
+		return false
+	}
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.draining.Load() {
+		return false
+	}
+	pk, err := c.Poller.Park(rc, idle, func(r WakeReason) {
+		c.mu.Lock()
+		c.parked = nil
+		c.mu.Unlock()
+		resume(r)
+	})
+	if err != nil {
+		return false
+	}
+	c.parked = pk
+	c.detached = true
+	return true
+}
+
+// Detached reports whether the connection was ever parked: its serving
+// goroutine has handed it to the poller, and whoever resumes it closes
+// it. Listeners read it after their handler returns.
+func (c *Conn) Detached() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.detached
 }
 
 // TransferFunc passes a connection's socket to another process (the new
@@ -107,6 +194,10 @@ func (c *Conn) SetDraining() {
 	}
 	if c.onDrain != nil {
 		go c.onDrain()
+	}
+	if pk := c.parked; pk != nil {
+		c.parked = nil
+		c.Poller.Wake(pk)
 	}
 }
 

@@ -347,6 +347,11 @@ func (x *h2) RoundTrip(req *http.Request) (*http.Response, error) {
 		h.RequestStart()
 		resp, err := base.RoundTrip(req.WithContext(ctx))
 		h.RequestEnd()
+		// Dial reports failed connects itself; a client that went away
+		// says nothing about the host.
+		if err == nil || !errors.As(err, new(*upstream.DialError)) && req.Context().Err() == nil {
+			ch.cl.ReportResult(h, err == nil && resp.StatusCode < 500)
+		}
 		if !timer.Stop() && err != nil {
 			cancel()
 			return nil, context.DeadlineExceeded

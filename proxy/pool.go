@@ -28,6 +28,7 @@ const freshIdle = time.Second
 type upConn struct {
 	net.Conn
 	host     *upstream.Host
+	cl       *upstream.Cluster // results are reported to it (outlier detection)
 	key      string
 	buf      *[]byte
 	r, w     int
@@ -150,6 +151,7 @@ func (ps *pools) get(cl *upstream.Cluster, h *upstream.Host, limits http1.Limits
 		br:     br,
 		Conn:   c,
 		host:   h,
+		cl:     cl,
 		key:    key,
 		parser: http1.NewResponseParser(limits),
 		max:    cl.Config().MaxRequestPerConnOrDefault(),

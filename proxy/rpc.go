@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,7 +85,18 @@ func (d *rpcDown) write(b []byte) error {
 // serveRPC reads frames from a downstream connection until it ends.
 func (p *Proxy) serveRPC(c *network.Conn, codec rpcCodec) {
 	d := &rpcDown{p: p, codec: codec, c: c, wait: network.NewReadWaiter(c.Conn)}
-	defer c.Close()
+	d.run()
+}
+
+// run serves the connection until it ends or is parked.
+func (d *rpcDown) run() {
+	p, c, codec := d.p, d.c, d.codec
+	parked := false
+	defer func() {
+		if !parked {
+			c.Close()
+		}
+	}()
 	var bp *[]byte
 	r, w := 0, 0
 	defer func() {
@@ -112,24 +124,11 @@ func (p *Proxy) serveRPC(c *network.Conn, codec rpcCodec) {
 				bufPool.Put(bp)
 				bp = nil
 			}
-			if !c.EnterIdle() {
-				d.drainEnd()
+			switch d.idle() {
+			case idleEnd:
 				return
-			}
-			if t := c.IdleTimeout; t > 0 {
-				c.SetReadDeadline(time.Now().Add(t))
-			}
-			err := d.wait()
-			c.ExitIdle()
-			c.SetReadDeadline(time.Time{})
-			if err != nil && c.Draining() && (c.CanTransfer() || network.Alive(c.Conn)) {
-				// Woken by the drain. During an upgrade frames already
-				// queued travel with the socket; otherwise the drain
-				// ends a connection only when nothing is queued.
-				d.drainEnd()
-				return
-			}
-			if err != nil && !c.Draining() {
+			case idleParked:
+				parked = true
 				return
 			}
 		}
@@ -154,6 +153,98 @@ func (p *Proxy) serveRPC(c *network.Conn, codec rpcCodec) {
 			return
 		}
 	}
+}
+
+type idleResult uint8
+
+const (
+	idleRead   idleResult = iota // bytes are queued: read them
+	idleEnd                      // the connection ends
+	idleParked                   // the poller owns the connection
+)
+
+// idle waits, holding no buffer, for the next frame: briefly on this
+// goroutine, then parked in the poller when there is one.
+func (d *rpcDown) idle() idleResult {
+	c := d.c
+	for hot := c.Poller != nil; ; hot = false {
+		if !c.EnterIdle() {
+			d.drainEnd()
+			return idleEnd
+		}
+		wait := c.IdleTimeout
+		if hot && (wait == 0 || wait > parkAfter) {
+			wait = parkAfter
+		} else {
+			hot = false
+		}
+		if wait > 0 {
+			c.SetReadDeadline(time.Now().Add(wait))
+		}
+		err := d.wait()
+		c.ExitIdle()
+		c.SetReadDeadline(time.Time{})
+		if err == nil {
+			return idleRead
+		}
+		if c.Draining() {
+			if c.CanTransfer() || network.Alive(c.Conn) {
+				// Woken by the drain. During an upgrade frames already
+				// queued travel with the socket; otherwise the drain
+				// ends a connection only when nothing is queued.
+				d.drainEnd()
+				return idleEnd
+			}
+			return idleRead // a frame arrived as the drain began
+		}
+		if !hot || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return idleEnd
+		}
+		if network.Alive(c.Conn) {
+			// The waiter is rebuilt on resume: a parked connection
+			// keeps as little as possible.
+			wait := d.wait
+			d.wait = nil
+			idle := c.IdleTimeout
+			if idle > 0 {
+				idle -= parkAfter
+			}
+			if c.Park(idle, d.resume) {
+				return idleParked
+			}
+			d.wait = wait
+		}
+		// Bytes arrived meanwhile, or parking is unavailable: go on
+		// waiting on this goroutine.
+	}
+}
+
+// resume serves a parked connection again, on the poller's goroutine.
+func (d *rpcDown) resume(r network.WakeReason) {
+	c := d.c
+	defer func() {
+		if e := recover(); e != nil {
+			d.p.log.Errorf("[proxy] [%s] connection %d panic: %v", d.codec.name(), c.ID, e)
+			c.Close()
+		}
+	}()
+	switch r {
+	case network.IdleTimeout:
+		c.Close()
+		return
+	case network.Woken:
+		if !c.Draining() {
+			c.Close() // the poller is shutting down
+			return
+		}
+		if c.CanTransfer() || network.Alive(c.Conn) {
+			d.drainEnd()
+			c.Close()
+			return
+		}
+	}
+	d.wait = network.NewReadWaiter(c.Conn)
+	d.run()
 }
 
 // handle routes and forwards one downstream frame.
@@ -330,6 +421,7 @@ type pending struct {
 type muxConn struct {
 	conn     net.Conn
 	host     *upstream.Host
+	cl       *upstream.Cluster // results are reported to it (outlier detection)
 	codec    rpcCodec
 	key      string
 	pool     *muxPool
@@ -394,7 +486,7 @@ func (mp *muxPool) get(p *Proxy, cl *upstream.Cluster, h *upstream.Host, codec r
 		mp.mu.Unlock()
 		return nil, err
 	}
-	mc := &muxConn{conn: c, host: h, codec: codec, key: key, pool: mp, p: p, pend: map[uint64]*pending{}, done: make(chan struct{})}
+	mc := &muxConn{conn: c, host: h, cl: cl, codec: codec, key: key, pool: mp, p: p, pend: map[uint64]*pending{}, done: make(chan struct{})}
 	mc.lastRead.Store(time.Now().UnixNano())
 	e.mc = mc
 	close(e.ready)
@@ -472,6 +564,7 @@ func (mc *muxConn) timeoutReq(id uint64) {
 		return
 	}
 	mc.host.RequestEnd()
+	mc.cl.ReportResult(mc.host, false)
 	pd.down.fail(&pd.frame, rpcTimeout, pd.info, accesslog.UpstreamRequestTimeout)
 	pd.down.inflight.Add(-1)
 }
@@ -530,6 +623,7 @@ func (mc *muxConn) deliver(f *rpcFrame) {
 	}
 	pd.timer.Stop()
 	mc.host.RequestEnd()
+	mc.cl.ReportResult(mc.host, mc.codec.ok(f))
 	mc.codec.setID(f.raw, pd.origID)
 	if err := pd.down.write(f.raw); err != nil {
 		pd.info.ResponseFlags |= accesslog.DownstreamConnectionTermination
@@ -552,6 +646,11 @@ func (mc *muxConn) shutdown() {
 	pend := mc.pend
 	mc.pend = map[uint64]*pending{}
 	mc.mu.Unlock()
+	if len(pend) > 0 {
+		// One error per lost connection, however many requests it
+		// carried.
+		mc.cl.ReportResult(mc.host, false)
+	}
 	for _, pd := range pend {
 		pd.br.ReleaseRequest()
 		pd.timer.Stop()

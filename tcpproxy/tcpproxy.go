@@ -314,6 +314,7 @@ func (p *Proxy) connect(cl *upstream.Cluster, lbctx *upstream.LBContext, c *netw
 		h.ConnStart()
 		up, err := cl.Dial(context.Background(), h)
 		if err == nil {
+			cl.ReportResult(h, true)
 			return up, h, nil
 		}
 		h.ConnEnd()

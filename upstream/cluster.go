@@ -19,9 +19,10 @@ const DefaultConnectTimeout = 10 * time.Second
 
 // Cluster is a named group of upstream hosts with a load balancer.
 //
-// Pick, Hosts, Config and Dial are lock-free and safe for concurrent use;
-// UpdateHosts and SetHostHealth serialise among themselves and publish a
-// new snapshot atomically.
+// Pick, Hosts, Config, Dial and ReportResult are lock-free and safe for
+// concurrent use (ReportResult locks only to eject); UpdateHosts,
+// SetHostHealth and ejections serialise among themselves and publish a new
+// snapshot atomically.
 type Cluster struct {
 	name   string
 	lbType string
@@ -35,6 +36,14 @@ type Cluster struct {
 
 	connectTimeout time.Duration
 	dialer         net.Dialer
+
+	// outlier is the outlier_detection with defaults applied; nil when the
+	// cluster has none, and for LB_ORIGINAL_DST.
+	outlier *outlierConfig
+	// onOutlier receives the ejections and returns; nil means nobody.
+	onOutlier atomic.Pointer[func(OutlierEvent)]
+	// clock times ejections; tests replace it.
+	clock clock
 
 	mu   sync.Mutex // serialises snapshot writers
 	snap atomic.Pointer[clusterSnapshot]
@@ -53,19 +62,20 @@ type clusterSnapshot struct {
 // host address is not "host:port", or lb_subset_config has an empty
 // selector or an unknown fall_back_policy.
 func NewCluster(cfg *config.Cluster) (*Cluster, error) {
-	return newCluster(cfg, nil)
+	return newCluster(cfg, nil, nil)
 }
 
 // newCluster builds a cluster that takes over the live host state of prev
-// (which may be nil) for addresses both have.
-func newCluster(cfg *config.Cluster, prev *Cluster) (*Cluster, error) {
+// (which may be nil) for addresses both have. Its outlier listener is
+// listener, or prev's when listener is nil.
+func newCluster(cfg *config.Cluster, prev *Cluster, listener *func(OutlierEvent)) (*Cluster, error) {
 	if cfg == nil {
 		return nil, errors.New("cluster: nil config")
 	}
 	if cfg.Name == "" {
 		return nil, errors.New("cluster: name is empty")
 	}
-	c := &Cluster{name: cfg.Name, lbType: cfg.LbType}
+	c := &Cluster{name: cfg.Name, lbType: cfg.LbType, clock: realClock{}}
 	if c.lbType == "" {
 		c.lbType = DefaultLbType
 	}
@@ -104,6 +114,13 @@ func newCluster(cfg *config.Cluster, prev *Cluster) (*Cluster, error) {
 	if cfg.Mark != 0 {
 		c.dialer.Control = markControl(cfg.Mark)
 	}
+	if c.origDst == nil && cfg.OutlierDetection != nil {
+		c.outlier = newOutlierConfig(cfg.OutlierDetection)
+	}
+	if listener == nil && prev != nil {
+		listener = prev.onOutlier.Load()
+	}
+	c.onOutlier.Store(listener)
 
 	own := *cfg
 	own.Hosts = slices.Clone(cfg.Hosts)
@@ -111,7 +128,12 @@ func newCluster(cfg *config.Cluster, prev *Cluster) (*Cluster, error) {
 	if prev != nil {
 		prevHosts = prev.Hosts()
 	}
+	// buildHosts makes c the owner of the hosts' states, so that ejections
+	// reported through prev land here: hold the lock until the first
+	// snapshot is out.
+	c.mu.Lock()
 	hosts := c.buildHosts(own.Hosts, prevHosts)
+	var returned []OutlierEvent
 	if prev != nil && cfg.HealthCheck == nil {
 		// Without a health checker nothing would ever mark these hosts
 		// healthy again.
@@ -119,7 +141,19 @@ func newCluster(cfg *config.Cluster, prev *Cluster) (*Cluster, error) {
 			h.SetHealthy(true)
 		}
 	}
+	if prev != nil && c.outlier == nil {
+		// Nor would anything end an ejection made under the old config.
+		for _, h := range hosts {
+			if ev, ok := h.st.outlier.clear(c, h); ok {
+				returned = append(returned, ev)
+			}
+		}
+	}
 	c.publish(&own, NewHostSet(hosts))
+	c.mu.Unlock()
+	for _, ev := range returned {
+		c.emit(ev)
+	}
 	return c, nil
 }
 
@@ -141,7 +175,8 @@ func validateHosts(cluster string, hosts []config.Host) error {
 // buildHosts makes the Hosts for cfgs. A host whose address is in prev
 // keeps its live state, and is reused as is when its identity is unchanged
 // (so that pointer comparisons such as LBContext.Exclude survive updates).
-// Hosts listed twice share their state.
+// Hosts listed twice share their state. c becomes the owner of every
+// state. It is called with c.mu held.
 func (c *Cluster) buildHosts(cfgs []config.Host, prev *HostSet) []*Host {
 	hosts := make([]*Host, 0, len(cfgs))
 	seen := make(map[string]*hostState, len(cfgs))
@@ -160,6 +195,9 @@ func (c *Cluster) buildHosts(cfgs []config.Host, prev *HostSet) []*Host {
 		h := newHostWithState(hc, c.name, st)
 		seen[hc.Address] = h.st
 		hosts = append(hosts, h)
+	}
+	for _, h := range hosts {
+		h.st.owner.Store(c)
 	}
 	return hosts
 }
@@ -225,8 +263,8 @@ func (c *Cluster) Hosts() *HostSet { return c.snap.Load().hosts }
 func (c *Cluster) ConnectTimeout() time.Duration { return c.connectTimeout }
 
 // UpdateHosts replaces the host list. Hosts whose address was already
-// present keep their health and counters. On error (a bad address) nothing
-// changes.
+// present keep their health, ejection and counters. On error (a bad
+// address) nothing changes.
 func (c *Cluster) UpdateHosts(hosts []config.Host) error {
 	if err := validateHosts(c.name, hosts); err != nil {
 		return err
@@ -254,15 +292,17 @@ func (c *Cluster) SetHostHealth(addr string, healthy bool) {
 	h.SetHealthy(healthy)
 	// Compare with the snapshot rather than trusting the flag transition:
 	// the flag may have been flipped directly, or through a previous
-	// Cluster sharing the same state.
-	if old.hosts.isHealthyMember(h) == healthy {
+	// Cluster sharing the same state. An ejected host stays out whatever
+	// its health.
+	if old.hosts.isHealthyMember(h) == h.available() {
 		return
 	}
 	c.publish(old.cfg, NewHostSet(old.hosts.all))
 }
 
 // Pick returns a host for a new connection or request, or nil when there is
-// no usable host. ctx may be nil.
+// no usable host. ctx may be nil. "Healthy" below means healthy and not
+// ejected by outlier detection.
 //
 // For a cluster with lb_subset_config selectors, a non-empty
 // ctx.MetadataMatch whose key set equals a selector's picks, with the

@@ -19,8 +19,11 @@ import (
 // caller calls h.ConnStart, best right after Pick so that a burst of new
 // connections spreads over LB_LEAST_CONNECTION hosts before any connect
 // completes, and h.ConnEnd when the attempt fails or the connection closes.
-// A failed attempt is counted with h.ConnectFailed and the error is a
-// *DialError naming the cluster, the host and the cause.
+// A failed attempt is counted with h.ConnectFailed and, unless ctx ended it,
+// reported to outlier detection as an error (ReportResult); the error is a
+// *DialError naming the cluster, the host and the cause. A successful
+// connect is not reported: for request protocols only the answer says
+// whether the host works.
 func (c *Cluster) Dial(ctx context.Context, h *Host) (net.Conn, error) {
 	if h == nil {
 		return nil, &DialError{Cluster: c.name, Err: errors.New("no host")}
@@ -28,6 +31,9 @@ func (c *Cluster) Dial(ctx context.Context, h *Host) (net.Conn, error) {
 	conn, err := c.dialer.DialContext(ctx, "tcp", h.address)
 	if err != nil {
 		h.ConnectFailed()
+		if ctx.Err() == nil {
+			c.ReportResult(h, false)
+		}
 		de := &DialError{Cluster: c.name, Host: h.address, Err: err}
 		var ne net.Error
 		if ctx.Err() == nil && errors.As(err, &ne) && ne.Timeout() {

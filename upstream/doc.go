@@ -28,4 +28,17 @@
 // hosts, 2 among the healthy hosts holding every pair of default_subset
 // (all hosts when it is empty). Without selectors MetadataMatch is
 // ignored, and LB_ORIGINAL_DST ignores lb_subset_config altogether.
+//
+// # Outlier detection
+//
+// A cluster with outlier_detection ejects a host after consecutive_errors
+// failed results in a row, reported by the proxy with ReportResult (Dial
+// reports failed connects itself). Ejection is a flag of the host's shared
+// state beside its health flag; a snapshot's healthy list holds the hosts
+// that are healthy and not ejected, so every balancer and subset skips an
+// ejected host with no cost on Pick. An ejection publishes a new snapshot
+// and starts one timer that returns the host; ejections lengthen on
+// repeat and are capped by max_ejection_percent (see outlier.go). Events go
+// to the listener set with Manager.SetOutlierListener; OutlierLogger logs
+// and counts them.
 package upstream

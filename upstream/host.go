@@ -38,6 +38,16 @@ type hostState struct {
 	totalConns      atomic.Int64
 	connectFailures atomic.Int64
 	totalRequests   atomic.Int64
+
+	// Outlier detection (see outlier.go). consecErrors is touched by every
+	// reported result; the rest only by ejections and returns.
+	consecErrors atomic.Uint32
+	ejected      atomic.Bool
+	// owner is the newest Cluster whose snapshot lists this state: the one
+	// an ejection or a return republishes, whichever Cluster the result
+	// was reported to.
+	owner   atomic.Pointer[Cluster]
+	outlier outlierHost
 }
 
 // hostAlloc puts a Host and its state in one allocation.
@@ -98,8 +108,18 @@ func (h *Host) Weight() uint32 { return h.weight }
 // must not be modified; it is nil when the host has none.
 func (h *Host) Metadata() map[string]string { return h.metadata }
 
-// Healthy reports whether the host may be picked. Hosts start healthy.
+// Healthy reports whether active health checking considers the host
+// healthy. Hosts start healthy.
 func (h *Host) Healthy() bool { return !h.st.unhealthy.Load() }
+
+// Ejected reports whether outlier detection has taken the host out of load
+// balancing for now (see Cluster.ReportResult). Ejection and health are
+// independent: a host is picked only when it is healthy and not ejected.
+func (h *Host) Ejected() bool { return h.st.ejected.Load() }
+
+// available reports whether the host may be picked: healthy and not
+// ejected.
+func (h *Host) available() bool { return !h.st.unhealthy.Load() && !h.st.ejected.Load() }
 
 // SetHealthy sets the health flag and reports whether it changed. It does
 // not change which hosts a cluster's balancer picks from; use
@@ -157,6 +177,7 @@ type HostStats struct {
 	Weight          uint32            `json:"weight"`
 	Metadata        map[string]string `json:"metadata,omitempty"`
 	Healthy         bool              `json:"healthy"`
+	Ejected         bool              `json:"ejected"`
 	ActiveConns     int64             `json:"active_connections"`
 	ActiveRequests  int64             `json:"active_requests"`
 	TotalConns      int64             `json:"total_connections"`
@@ -173,6 +194,7 @@ func (h *Host) Stats() HostStats {
 		Weight:          h.weight,
 		Metadata:        maps.Clone(h.metadata),
 		Healthy:         h.Healthy(),
+		Ejected:         h.Ejected(),
 		ActiveConns:     h.ActiveConns(),
 		ActiveRequests:  h.ActiveRequests(),
 		TotalConns:      h.TotalConns(),

@@ -1,8 +1,9 @@
 package upstream
 
 // HostSet is an immutable snapshot of a cluster's hosts. The healthy subset
-// is computed once, when the snapshot is built, from the hosts' health
-// flags at that moment; a health change produces a new HostSet.
+// (the hosts the balancers pick from) is computed once, when the snapshot
+// is built, from the hosts' health and ejection flags at that moment; a
+// change of either produces a new HostSet.
 //
 // The slices returned by All and Healthy are shared and must not be
 // modified.
@@ -22,7 +23,7 @@ func NewHostSet(hosts []*Host) *HostSet {
 	copy(hs.all, hosts)
 	n := 0
 	for _, h := range hosts {
-		if h.Healthy() {
+		if h.available() {
 			n++
 		}
 		if _, dup := hs.byAddr[h.address]; !dup {
@@ -35,7 +36,7 @@ func NewHostSet(hosts []*Host) *HostSet {
 	} else {
 		hs.healthy = make([]*Host, 0, n)
 		for _, h := range hs.all {
-			if h.Healthy() {
+			if h.available() {
 				hs.healthy = append(hs.healthy, h)
 			}
 		}
@@ -43,11 +44,12 @@ func NewHostSet(hosts []*Host) *HostSet {
 	return hs
 }
 
-// All returns every host, healthy or not, in configuration order.
+// All returns every host, healthy or not, ejected or not, in configuration
+// order.
 func (hs *HostSet) All() []*Host { return hs.all }
 
-// Healthy returns the hosts that were healthy when the snapshot was built,
-// in configuration order.
+// Healthy returns the hosts that were healthy and not ejected by outlier
+// detection when the snapshot was built, in configuration order.
 func (hs *HostSet) Healthy() []*Host { return hs.healthy }
 
 // Len returns the number of hosts, healthy or not.
@@ -60,6 +62,17 @@ func (hs *HostSet) Host(addr string) *Host { return hs.byAddr[addr] }
 func (hs *HostSet) isHealthyMember(h *Host) bool {
 	for _, x := range hs.healthy {
 		if x == h {
+			return true
+		}
+	}
+	return false
+}
+
+// stale reports whether a host's health or ejection flag no longer agrees
+// with the snapshot's healthy list.
+func (hs *HostSet) stale() bool {
+	for i, in := range healthyMask(hs) {
+		if in != hs.all[i].available() {
 			return true
 		}
 	}

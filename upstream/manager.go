@@ -19,6 +19,8 @@ import (
 type Manager struct {
 	mu       sync.Mutex
 	clusters atomic.Pointer[map[string]*Cluster]
+	// onOutlier is given to every cluster built; guarded by mu.
+	onOutlier *func(OutlierEvent)
 }
 
 // NewManager returns an empty cluster manager.
@@ -50,7 +52,7 @@ func (m *Manager) AddOrUpdate(cfg *config.Cluster) error {
 		}
 		return old.UpdateHosts(cfg.Hosts)
 	}
-	c, err := newCluster(cfg, old)
+	c, err := newCluster(cfg, old, m.onOutlier)
 	if err != nil {
 		return err
 	}
@@ -65,6 +67,24 @@ func onlyHostsDiffer(a, b *config.Cluster) bool {
 	x, y := *a, *b
 	x.Hosts, y.Hosts = nil, nil
 	return reflect.DeepEqual(x, y)
+}
+
+// SetOutlierListener makes fn receive the outlier ejections and returns of
+// every cluster, present and future (nil stops them). fn is called without
+// any cluster's lock held, but on the data path (an ejection happens inside
+// the ReportResult that triggers it), from timers, and from AddOrUpdate
+// (returns when a new config drops outlier_detection), so it should be
+// quick and must not call the Manager.
+func (m *Manager) SetOutlierListener(fn func(OutlierEvent)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.onOutlier = nil
+	if fn != nil {
+		m.onOutlier = &fn
+	}
+	for _, c := range *m.clusters.Load() {
+		c.onOutlier.Store(m.onOutlier)
+	}
 }
 
 // Remove deletes the named cluster and reports whether it existed. Hosts

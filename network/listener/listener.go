@@ -40,6 +40,8 @@ type Listener struct {
 	stopping bool
 	drained  chan struct{} // closed when stopping and no connection is left
 
+	poller *network.Poller
+
 	accepted atomic.Uint64
 	handedIn atomic.Uint64
 	handoff  atomic.Pointer[handoff]
@@ -205,12 +207,16 @@ func (l *Listener) dispatch(c *network.Conn) {
 }
 
 func (l *Listener) serveConn(c *network.Conn) {
-	defer l.untrack(c)
 	defer func() {
 		// A bug in one connection's handler must not take the process
 		// down with every other connection.
 		if r := recover(); r != nil {
 			l.log.Errorf("[network] [listener] %s connection %d panic: %v", l.cfg.Name, c.ID, r)
+			c.Close()
+		}
+		// A parked connection lives on without this goroutine; its
+		// close (whoever resumes it) untracks it.
+		if !c.Detached() {
 			c.Close()
 		}
 	}()
@@ -231,7 +237,17 @@ func (l *Listener) track(c *network.Conn) bool {
 		return false
 	}
 	l.conns[c] = struct{}{}
+	c.Poller = l.poller
+	c.SetOnClose(func() { l.untrack(c) })
 	return true
+}
+
+// SetPoller makes the listener's connections park in p while idle
+// (nil: they wait on their own goroutine).
+func (l *Listener) SetPoller(p *network.Poller) {
+	l.mu.Lock()
+	l.poller = p
+	l.mu.Unlock()
 }
 
 func (l *Listener) untrack(c *network.Conn) {
