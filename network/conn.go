@@ -3,6 +3,7 @@
 package network
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -40,10 +41,28 @@ type Conn struct {
 	onDrain  func()
 	transfer TransferFunc
 	parked   *Parked
+	parkedFD int // the socket while parked detached (see Park), else 0
 	detached bool
 	closed   bool
 	onClose  func()
 }
+
+// errNotDetachable: the connection is not a socket whose descriptor can
+// be taken from the runtime.
+var errNotDetachable = errors.New("connection cannot be detached")
+
+// closedConn stands in for the socket while it is parked detached: any
+// use fails as on a closed connection, and it holds no memory.
+type closedConn struct{}
+
+func (closedConn) Read([]byte) (int, error)         { return 0, net.ErrClosed }
+func (closedConn) Write([]byte) (int, error)        { return 0, net.ErrClosed }
+func (closedConn) Close() error                     { return nil }
+func (closedConn) LocalAddr() net.Addr              { return nil }
+func (closedConn) RemoteAddr() net.Addr             { return nil }
+func (closedConn) SetDeadline(time.Time) error      { return net.ErrClosed }
+func (closedConn) SetReadDeadline(time.Time) error  { return net.ErrClosed }
+func (closedConn) SetWriteDeadline(time.Time) error { return net.ErrClosed }
 
 // SetOnClose sets f to run once when the connection is closed through
 // Close (listeners untrack it there).
@@ -62,13 +81,16 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	c.closed = true
-	pk, f := c.parked, c.onClose
+	pk, f, fd, conn := c.parked, c.onClose, c.parkedFD, c.Conn
 	c.parked, c.onClose = nil, nil
 	c.mu.Unlock()
-	if pk != nil {
-		c.Poller.Cancel(pk)
+	if pk != nil && c.Poller.Cancel(pk) && fd > 0 {
+		// Still parked detached: the bare descriptor is the socket.
+		// (Had it just resumed, the resuming side sees closed and
+		// closes it.)
+		closeFD(fd)
 	}
-	err := c.Conn.Close()
+	err := conn.Close()
 	if f != nil {
 		f()
 	}
@@ -83,7 +105,7 @@ func (c *Conn) Close() error {
 // draining). It returns false when there is no poller, the connection is
 // draining or closed, or registration failed; the caller then waits the
 // usual way. Call it only with nothing buffered in user space.
-func (c *Conn) Park(idle time.Duration, resume func(WakeReason)) bool {
+func (c *Conn) Park(idle time.Duration, detach bool, resume func(WakeReason)) bool {
 	if c.Poller == nil {
 		return false
 	}
@@ -100,6 +122,29 @@ func (c *Conn) Park(idle time.Duration, resume func(WakeReason)) bool {
 	if c.closed || c.draining.Load() {
 		return false
 	}
+	if detach {
+		// Nothing else uses the socket while it is parked, so the
+		// runtime's structures for it can go (several hundred bytes
+		// a connection); they are rebuilt on resume.
+		if fd, err := detachFD(c.Conn); err == nil {
+			pk, err := c.Poller.ParkFD(fd, idle, func(r WakeReason) { c.resumeDetached(r, resume) })
+			if err != nil {
+				// The socket is only this descriptor now: put it back.
+				if nc, aerr := attachFD(fd); aerr == nil {
+					c.Conn = nc
+				} else {
+					closeFD(fd)
+					c.Conn = closedConn{}
+				}
+				return false
+			}
+			c.Conn = closedConn{}
+			c.parkedFD = fd
+			c.parked = pk
+			c.detached = true
+			return true
+		}
+	}
 	pk, err := c.Poller.Park(rc, idle, func(r WakeReason) {
 		c.mu.Lock()
 		c.parked = nil
@@ -112,6 +157,28 @@ func (c *Conn) Park(idle time.Duration, resume func(WakeReason)) bool {
 	c.parked = pk
 	c.detached = true
 	return true
+}
+
+// resumeDetached gives a detached connection its socket back before
+// resume runs; a connection closed meanwhile only loses its descriptor.
+func (c *Conn) resumeDetached(r WakeReason, resume func(WakeReason)) {
+	c.mu.Lock()
+	fd := c.parkedFD
+	c.parked, c.parkedFD = nil, 0
+	if c.closed {
+		c.mu.Unlock()
+		closeFD(fd)
+		return
+	}
+	nc, err := attachFD(fd)
+	if err != nil {
+		// resume's first read fails and it closes the connection.
+		closeFD(fd)
+		nc = closedConn{}
+	}
+	c.Conn = nc
+	c.mu.Unlock()
+	resume(r)
 }
 
 // Detached reports whether the connection was ever parked: its serving

@@ -95,13 +95,26 @@ var ErrPollerClosed = errors.New("poller closed")
 // Wake. Cancel withdraws the registration without calling resume. On
 // error nothing is registered and the caller waits the usual way.
 func (p *Poller) Park(rc syscall.RawConn, idle time.Duration, resume func(WakeReason)) (*Parked, error) {
-	pk := &Parked{resume: resume, slot: -1}
+	var (
+		pk   *Parked
+		perr error
+	)
+	if err := rc.Control(func(fd uintptr) { pk, perr = p.ParkFD(int(fd), idle, resume) }); err != nil {
+		return nil, err
+	}
+	return pk, perr
+}
+
+// ParkFD is Park for a bare descriptor that the caller keeps open until
+// the connection resumes or is cancelled.
+func (p *Poller) ParkFD(fd int, idle time.Duration, resume func(WakeReason)) (*Parked, error) {
+	pk := &Parked{fd: fd, resume: resume, slot: -1}
 	if idle > 0 {
 		pk.expires = time.Now().Add(idle + time.Second - 1).Unix()
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.closed {
-		p.mu.Unlock()
 		return nil, ErrPollerClosed
 	}
 	for {
@@ -114,24 +127,14 @@ func (p *Poller) Park(rc syscall.RawConn, idle time.Duration, resume func(WakeRe
 			break
 		}
 	}
-	var cerr error
-	err := rc.Control(func(fd uintptr) {
-		pk.fd = int(fd)
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(pk.token)}
-		cerr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, pk.fd, &ev)
-	})
-	if err == nil {
-		err = cerr
-	}
-	if err != nil {
-		p.mu.Unlock()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(pk.token)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return nil, err
 	}
 	p.parked[pk.token] = pk
 	if pk.expires != 0 {
 		p.wheelAdd(pk)
 	}
-	p.mu.Unlock()
 	return pk, nil
 }
 

@@ -137,47 +137,80 @@ func TestPollerCancelAndClose(t *testing.T) {
 	}
 }
 
-// Conn.Park: a draining connection wakes; Close while parked withdraws
-// it without resuming and runs the close hook.
+// Conn.Park, attached and detached: readable data and a drain resume
+// it with a working socket; Close while parked withdraws it without
+// resuming and runs the close hook.
 func TestConnPark(t *testing.T) {
 	p, err := NewPoller()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	_, s := tcpPair(t)
-	c := &Conn{Conn: s, Poller: p}
-	ch := make(chan WakeReason, 1)
-	if !c.Park(0, func(r WakeReason) { ch <- r }) {
-		t.Fatal("Park failed")
-	}
-	if !c.Detached() {
-		t.Fatal("not detached after Park")
-	}
-	c.SetDraining()
-	if r := waitReason(t, ch); r != Woken {
-		t.Fatalf("drain resumed with %d", r)
-	}
-	if c.Park(0, func(WakeReason) {}) {
-		t.Fatal("a draining connection parked")
-	}
+	for _, detach := range []bool{false, true} {
+		t.Run(map[bool]string{false: "attached", true: "detached"}[detach], func(t *testing.T) {
+			client, s := tcpPair(t)
+			c := &Conn{Conn: s, Poller: p}
+			ch := make(chan WakeReason, 1)
+			if !c.Park(0, detach, func(r WakeReason) { ch <- r }) {
+				t.Fatal("Park failed")
+			}
+			if !c.Detached() {
+				t.Fatal("not detached after Park")
+			}
+			client.Write([]byte("ping"))
+			if r := waitReason(t, ch); r != Readable {
+				t.Fatalf("resumed with %d", r)
+			}
+			// The socket works after resuming, both ways.
+			buf := make([]byte, 4)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if n, err := c.Read(buf); err != nil || string(buf[:n]) != "ping" {
+				t.Fatalf("read %q %v", buf[:n], err)
+			}
+			if _, err := c.Write([]byte("pong")); err != nil {
+				t.Fatal(err)
+			}
+			client.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if n, err := client.Read(buf); err != nil || string(buf[:n]) != "pong" {
+				t.Fatalf("client read %q %v", buf[:n], err)
+			}
 
-	_, s2 := tcpPair(t)
-	closed := make(chan struct{})
-	c2 := &Conn{Conn: s2, Poller: p}
-	c2.SetOnClose(func() { close(closed) })
-	if !c2.Park(0, func(r WakeReason) { ch <- r }) {
-		t.Fatal("Park failed")
-	}
-	c2.Close()
-	<-closed
-	if p.Len() != 0 {
-		t.Fatalf("Len %d after closing a parked connection", p.Len())
-	}
-	select {
-	case r := <-ch:
-		t.Fatalf("closed connection resumed (%d)", r)
-	case <-time.After(20 * time.Millisecond):
+			// Parked again, a drain wakes it.
+			if !c.Park(0, detach, func(r WakeReason) { ch <- r }) {
+				t.Fatal("second Park failed")
+			}
+			c.SetDraining()
+			if r := waitReason(t, ch); r != Woken {
+				t.Fatalf("drain resumed with %d", r)
+			}
+			if c.Park(0, detach, func(WakeReason) {}) {
+				t.Fatal("a draining connection parked")
+			}
+			c.Close()
+
+			// Closed while parked: the peer sees the close, no resume.
+			client2, s2 := tcpPair(t)
+			closed := make(chan struct{})
+			c2 := &Conn{Conn: s2, Poller: p}
+			c2.SetOnClose(func() { close(closed) })
+			if !c2.Park(0, detach, func(r WakeReason) { ch <- r }) {
+				t.Fatal("Park failed")
+			}
+			c2.Close()
+			<-closed
+			if p.Len() != 0 {
+				t.Fatalf("Len %d after closing a parked connection", p.Len())
+			}
+			client2.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if n, err := client2.Read(buf); err == nil {
+				t.Fatalf("peer read %q after close", buf[:n])
+			}
+			select {
+			case r := <-ch:
+				t.Fatalf("closed connection resumed (%d)", r)
+			case <-time.After(20 * time.Millisecond):
+			}
+		})
 	}
 }
 

@@ -38,6 +38,11 @@ func (p *Poller) Park(syscall.RawConn, time.Duration, func(WakeReason)) (*Parked
 	return nil, errNoPoller
 }
 
+// ParkFD fails outside Linux.
+func (p *Poller) ParkFD(int, time.Duration, func(WakeReason)) (*Parked, error) {
+	return nil, errNoPoller
+}
+
 // Wake does nothing outside Linux.
 func (p *Poller) Wake(*Parked) {}
 

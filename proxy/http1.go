@@ -161,7 +161,7 @@ func (s *h1Server) park(waited time.Duration) bool {
 	}
 	s.releaseBuf()
 	p := s.p
-	if !c.Park(idle, func(r network.WakeReason) { p.resumeH1(c, r) }) {
+	if !c.Park(idle, true, func(r network.WakeReason) { p.resumeH1(c, r) }) {
 		return false
 	}
 	s.parked = true

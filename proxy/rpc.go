@@ -209,7 +209,9 @@ func (d *rpcDown) idle() idleResult {
 			if idle > 0 {
 				idle -= parkAfter
 			}
-			if c.Park(idle, d.resume) {
+			// Only a connection with no answer pending can give its
+			// socket up: a late answer is written from another goroutine.
+			if c.Park(idle, d.inflight.Load() == 0, d.resume) {
 				return idleParked
 			}
 			d.wait = wait
