@@ -42,6 +42,10 @@ type rpcDown struct {
 	wmu   sync.Mutex
 	out   []byte
 	wait  func() error
+	// busy: a request other than a heartbeat arrived since the last
+	// idle wait (heartbeats alone do not keep a connection off the
+	// poller).
+	busy bool
 	// inflight counts forwarded requests still waiting for an answer; a
 	// draining connection is closed only when it is zero, so a graceful
 	// stop loses no response.
@@ -84,7 +88,7 @@ func (d *rpcDown) write(b []byte) error {
 
 // serveRPC reads frames from a downstream connection until it ends.
 func (p *Proxy) serveRPC(c *network.Conn, codec rpcCodec) {
-	d := &rpcDown{p: p, codec: codec, c: c, wait: network.NewReadWaiter(c.Conn)}
+	d := &rpcDown{p: p, codec: codec, c: c, wait: network.NewReadWaiter(c.Conn), busy: true}
 	d.run()
 }
 
@@ -167,6 +171,12 @@ const (
 // goroutine, then parked in the poller when there is one.
 func (d *rpcDown) idle() idleResult {
 	c := d.c
+	if !d.busy && c.Poller != nil && !c.Draining() && network.Alive(c.Conn) && d.park(c.IdleTimeout) {
+		// Only heartbeats since the last wait: the connection is idle
+		// and goes straight back to the poller.
+		return idleParked
+	}
+	d.busy = false
 	for hot := c.Poller != nil; ; hot = false {
 		if !c.EnterIdle() {
 			d.drainEnd()
@@ -200,25 +210,34 @@ func (d *rpcDown) idle() idleResult {
 		if !hot || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return idleEnd
 		}
-		if network.Alive(c.Conn) {
-			// The waiter is rebuilt on resume: a parked connection
-			// keeps as little as possible.
-			wait := d.wait
-			d.wait = nil
-			idle := c.IdleTimeout
-			if idle > 0 {
-				idle -= parkAfter
-			}
-			// Only a connection with no answer pending can give its
-			// socket up: a late answer is written from another goroutine.
-			if c.Park(idle, d.inflight.Load() == 0, d.resume) {
-				return idleParked
-			}
-			d.wait = wait
+		idle := c.IdleTimeout
+		if idle > 0 {
+			idle -= parkAfter
+		}
+		if network.Alive(c.Conn) && d.park(idle) {
+			return idleParked
 		}
 		// Bytes arrived meanwhile, or parking is unavailable: go on
 		// waiting on this goroutine.
 	}
+}
+
+// park hands the connection to the poller for up to idle (0: no limit).
+func (d *rpcDown) park(idle time.Duration) bool {
+	// The waiter is rebuilt on resume: a parked connection keeps as
+	// little as possible.
+	wait := d.wait
+	d.wait = nil
+	if cap(d.out) > 256 {
+		d.out = nil
+	}
+	// Only a connection with no answer pending can give its socket up:
+	// a late answer is written from another goroutine.
+	if d.c.Park(idle, d.inflight.Load() == 0, d.resume) {
+		return true
+	}
+	d.wait = wait
+	return false
 }
 
 // resume serves a parked connection again, on the poller's goroutine.
@@ -260,6 +279,7 @@ func (d *rpcDown) handle(f *rpcFrame) {
 		d.write(d.out)
 		return
 	}
+	d.busy = true
 	start := time.Now()
 	info := &accesslog.Info{
 		StartTime:               start,
