@@ -224,6 +224,7 @@ func (a *App) buildListener(cfg *config.Config, lc *config.Listener, path string
 		a.warn(config.Problem{Path: path + ".bind_port", Msg: "false: the listener opens no socket and only serves connections handed over by an original-dst listener"})
 	}
 	chain := &listener.Chain{}
+	fallbackSet := false
 	switch n := len(lc.FilterChains); {
 	case n > 1:
 		problems = append(problems, config.Problem{Path: path + ".filter_chains", Msg: fmt.Sprintf("%d filter chains given; MOSN supports exactly one", n)})
@@ -259,8 +260,15 @@ func (a *App) buildListener(cfg *config.Config, lc *config.Listener, path string
 			}
 			switch b := built.(type) {
 			case network.Handler:
+				if fb, ok := chain.Handler.(fallbacker); ok && fb.FallbackForUnknownProtocol() && f.Type == "tcp_proxy" {
+					// proxy with fallback_for_unknown_protocol, then
+					// tcp_proxy for what it does not recognise.
+					fb.SetFallback(b)
+					fallbackSet = true
+					continue
+				}
 				if chain.Handler != nil {
-					problems = append(problems, config.Problem{Path: fp, Msg: fmt.Sprintf("%s after a terminal filter: only one of tcp_proxy/proxy may end a chain", f.Type)})
+					problems = append(problems, config.Problem{Path: fp, Msg: fmt.Sprintf("%s after a terminal filter: only one of tcp_proxy/proxy may end a chain (or tcp_proxy after a proxy with fallback_for_unknown_protocol)", f.Type)})
 				}
 				chain.Handler = b
 			case network.ConnFilter:
@@ -273,6 +281,9 @@ func (a *App) buildListener(cfg *config.Config, lc *config.Listener, path string
 			}
 		}
 	}
+	if fb, ok := chain.Handler.(fallbacker); ok && fb.FallbackForUnknownProtocol() && !fallbackSet {
+		a.warn(config.Problem{Path: path + ".filter_chains", Msg: "fallback_for_unknown_protocol needs a tcp_proxy filter after the proxy filter; connections in an unknown protocol are closed"})
+	}
 	if chain.Handler == nil && len(problems) == 0 {
 		a.warn(config.Problem{Path: path + ".filter_chains", Msg: "no tcp_proxy or proxy filter: connections are closed at once"})
 		chain.Handler = closer{}
@@ -281,6 +292,12 @@ func (a *App) buildListener(cfg *config.Config, lc *config.Listener, path string
 		return nil, problems
 	}
 	return listener.New(lc, chain, a.log), nil
+}
+
+// fallbacker is the proxy filter's fallback_for_unknown_protocol.
+type fallbacker interface {
+	FallbackForUnknownProtocol() bool
+	SetFallback(network.Handler)
 }
 
 // closer serves a listener that has no terminal filter.

@@ -65,6 +65,10 @@ const DefaultTimeout = 60 * time.Second
 // Proxy is a built proxy filter, shared by every connection of a listener.
 type Proxy struct {
 	cfg        Config
+	// fallback serves connections whose first bytes match no configured
+	// protocol, with fallback_for_unknown_protocol (the chain's next
+	// filter, tcp_proxy); nil closes them.
+	fallback network.Handler
 	routes     *router.Table
 	clusters   *upstream.Manager
 	log        *log.Logger
@@ -275,8 +279,8 @@ func (p *Proxy) ServeConn(c *network.Conn) {
 		if t := c.IdleTimeout; t > 0 {
 			c.SetReadDeadline(time.Now().Add(t))
 		}
-		first, err := network.Peek(c.Conn, 1)
-		if err == nil && p.h2 && len(first) == 1 && first[0] == http2Preface[0] {
+		first, err := network.Peek(c.Conn, 8)
+		if err == nil && p.h2 && len(first) > 0 && first[0] == http2Preface[0] {
 			var isH2 bool
 			isH2, err = network.PeekPrefix(c.Conn, http2Preface)
 			if isH2 {
@@ -295,8 +299,10 @@ func (p *Proxy) ServeConn(c *network.Conn) {
 			p.serveRPC(c, boltCodec{})
 		case p.dubboOn && first[0] == 0xda:
 			p.serveRPC(c, dubboCodec{})
-		case p.h1:
+		case p.h1 && (p.fallback == nil || looksHTTP1(first)):
 			newH1Server(p, c).serve()
+		case p.fallback != nil:
+			p.fallback.ServeConn(c)
 		default:
 			c.Close()
 		}
@@ -313,6 +319,30 @@ func (p *Proxy) ServeConn(c *network.Conn) {
 		newH1Server(p, c).serve()
 	}
 }
+
+// looksHTTP1 reports whether a connection's first bytes can start an
+// HTTP/1 request line: a method token of upper-case letters, then a
+// space (or only letters so far).
+func looksHTTP1(b []byte) bool {
+	for i, ch := range b {
+		switch {
+		case ch >= 'A' && ch <= 'Z':
+		case ch == ' ' && i > 0:
+			return true
+		default:
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// FallbackForUnknownProtocol reports whether the filter hands unknown
+// protocols to the next filter of its chain.
+func (p *Proxy) FallbackForUnknownProtocol() bool { return p.cfg.FallbackForUnknownProtocol }
+
+// SetFallback sets the handler for connections no configured protocol
+// claims (the chain's next filter).
+func (p *Proxy) SetFallback(h network.Handler) { p.fallback = h }
 
 func (p *Proxy) String() string { return fmt.Sprintf("proxy(%s)", p.cfg.RouterConfigName) }
 
