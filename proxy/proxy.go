@@ -64,11 +64,11 @@ const DefaultTimeout = 60 * time.Second
 
 // Proxy is a built proxy filter, shared by every connection of a listener.
 type Proxy struct {
-	cfg        Config
+	cfg Config
 	// fallback serves connections whose first bytes match no configured
 	// protocol, with fallback_for_unknown_protocol (the chain's next
 	// filter, tcp_proxy); nil closes them.
-	fallback network.Handler
+	fallback   network.Handler
 	routes     *router.Table
 	clusters   *upstream.Manager
 	log        *log.Logger
