@@ -42,6 +42,8 @@ type Conn struct {
 	transfer TransferFunc
 	parked   *Parked
 	parkedFD int // the socket while parked detached (see Park), else 0
+	parkIdle time.Duration
+	fast     func(fd int) bool
 	detached bool
 	closed   bool
 	onClose  func()
@@ -140,6 +142,7 @@ func (c *Conn) Park(idle time.Duration, detach bool, resume func(WakeReason)) bo
 			}
 			c.Conn = closedConn{}
 			c.parkedFD = fd
+			c.parkIdle = idle
 			c.parked = pk
 			c.detached = true
 			return true
@@ -159,6 +162,18 @@ func (c *Conn) Park(idle time.Duration, detach bool, resume func(WakeReason)) bo
 	return true
 }
 
+// SetFastRead sets a function that a detached parked connection tries
+// first when it becomes readable: it gets the bare descriptor and returns
+// true when it fully handled what was readable (a heartbeat answered
+// with a single send), and the connection then parks again without ever
+// being rebuilt. On false the connection resumes as usual; the function
+// keeps whatever it consumed for the handler.
+func (c *Conn) SetFastRead(f func(fd int) bool) {
+	c.mu.Lock()
+	c.fast = f
+	c.mu.Unlock()
+}
+
 // resumeDetached gives a detached connection its socket back before
 // resume runs; a connection closed meanwhile only loses its descriptor.
 func (c *Conn) resumeDetached(r WakeReason, resume func(WakeReason)) {
@@ -169,6 +184,37 @@ func (c *Conn) resumeDetached(r WakeReason, resume func(WakeReason)) {
 		c.mu.Unlock()
 		closeFD(fd)
 		return
+	}
+	if fast := c.fast; r == Readable && fast != nil {
+		c.mu.Unlock()
+		if fast(fd) {
+			c.mu.Lock()
+			if !c.closed && !c.draining.Load() {
+				pk, err := c.Poller.ParkFD(fd, c.parkIdle, func(r WakeReason) { c.resumeDetached(r, resume) })
+				if err == nil {
+					c.parked, c.parkedFD = pk, fd
+					c.mu.Unlock()
+					return
+				}
+			}
+			if c.closed {
+				c.mu.Unlock()
+				closeFD(fd)
+				return
+			}
+			// Draining, or the poller refused: resume for real.
+			r = Woken
+			if !c.draining.Load() {
+				r = Readable
+			}
+		} else {
+			c.mu.Lock()
+			if c.closed {
+				c.mu.Unlock()
+				closeFD(fd)
+				return
+			}
+		}
 	}
 	nc, err := attachFD(fd)
 	if err != nil {

@@ -5,7 +5,6 @@ package network
 import (
 	"errors"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,8 +31,6 @@ type Poller struct {
 	wheel  [wheelSlots]*Parked // heads of intrusive lists, by expiry second
 	closed bool
 	done   chan struct{}
-
-	resumed atomic.Uint64
 }
 
 // wheelSlots is the timing wheel's length in seconds; deadlines further
@@ -174,9 +171,6 @@ func (p *Poller) Cancel(pk *Parked) bool {
 	return p.take(pk)
 }
 
-// Resumed returns how many parked connections became readable so far.
-func (p *Poller) Resumed() uint64 { return p.resumed.Load() }
-
 // Len returns the number of parked connections.
 func (p *Poller) Len() int {
 	p.mu.Lock()
@@ -239,7 +233,6 @@ func (p *Poller) loop() {
 			}
 		}
 		p.mu.Unlock()
-		p.resumed.Add(uint64(len(ready)))
 		for _, pk := range ready {
 			go pk.resume(Readable)
 		}

@@ -3,10 +3,13 @@
 package network
 
 import (
+	"io"
 	"net"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func rawConn(t *testing.T, c net.Conn) syscall.RawConn {
@@ -268,5 +271,73 @@ func BenchmarkBlockedRead(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		client.Write(one)
 		<-ch
+	}
+}
+
+// A detached parked connection tries its fast read first: what it
+// handles never resumes the connection, which parks again.
+func TestConnParkFastRead(t *testing.T) {
+	p, err := NewPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	client, s := tcpPair(t)
+	c := &Conn{Conn: s, Poller: p}
+	defer c.Close()
+	var kept []byte
+	fastCalls := make(chan string, 4)
+	c.SetFastRead(func(fd int) bool {
+		var b [64]byte
+		n, _, err := unix.Recvfrom(fd, b[:], unix.MSG_DONTWAIT)
+		if err != nil || n <= 0 {
+			return false
+		}
+		fastCalls <- string(b[:n])
+		if string(b[:n]) == "hb" {
+			unix.SendmsgN(fd, []byte("ok"), nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+			return true
+		}
+		kept = append(kept, b[:n]...)
+		return false
+	})
+	ch := make(chan WakeReason, 1)
+	if !c.Park(0, true, func(r WakeReason) { ch <- r }) {
+		t.Fatal("Park failed")
+	}
+	buf := make([]byte, 2)
+	for i := 0; i < 3; i++ {
+		client.Write([]byte("hb"))
+		client.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(client, buf); err != nil || string(buf) != "ok" {
+			t.Fatalf("heartbeat %d: %q %v", i, buf, err)
+		}
+		if got := <-fastCalls; got != "hb" {
+			t.Fatalf("fast read got %q", got)
+		}
+	}
+	select {
+	case r := <-ch:
+		t.Fatalf("resumed (%d) by a heartbeat", r)
+	case <-time.After(20 * time.Millisecond):
+	}
+	// Parked again after each one.
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Len() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("Len %d after heartbeats", p.Len())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	client.Write([]byte("req"))
+	if r := waitReason(t, ch); r != Readable {
+		t.Fatalf("resumed with %d", r)
+	}
+	if string(kept) != "req" {
+		t.Fatalf("fast read kept %q", kept)
+	}
+	// The rebuilt connection works.
+	if _, err := c.Write([]byte("done")); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -49,9 +49,6 @@ func (p *Poller) Wake(*Parked) {}
 // Cancel does nothing outside Linux.
 func (p *Poller) Cancel(*Parked) bool { return false }
 
-// Resumed is 0 outside Linux.
-func (p *Poller) Resumed() uint64 { return 0 }
-
 // Len is 0 outside Linux.
 func (p *Poller) Len() int { return 0 }
 

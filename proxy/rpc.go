@@ -42,6 +42,12 @@ type rpcDown struct {
 	wmu   sync.Mutex
 	out   []byte
 	wait  func() error
+	// pre holds bytes fastHeartbeat read from a parked connection that
+	// run must handle first; broken marks a connection whose stream a
+	// failed fast reply cut.
+	pre     []byte
+	broken  bool
+	fastSet bool
 	// busy: a request other than a heartbeat arrived since the last
 	// idle wait (heartbeats alone do not keep a connection off the
 	// poller).
@@ -108,6 +114,14 @@ func (d *rpcDown) run() {
 			bufPool.Put(bp)
 		}
 	}()
+	if d.broken {
+		return
+	}
+	if len(d.pre) > 0 {
+		bp = bufPool.Get().(*[]byte)
+		w = copy(*bp, d.pre)
+		d.pre = d.pre[:0]
+	}
 	for {
 		// Frames already buffered.
 		for bp != nil && r < w {
@@ -233,6 +247,10 @@ func (d *rpcDown) park(idle time.Duration) bool {
 	}
 	// Only a connection with no answer pending can give its socket up:
 	// a late answer is written from another goroutine.
+	if d.c.Poller != nil && !d.fastSet {
+		d.fastSet = true
+		d.c.SetFastRead(d.fastHeartbeat)
+	}
 	if d.c.Park(idle, d.inflight.Load() == 0, d.resume) {
 		return true
 	}

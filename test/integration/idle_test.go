@@ -151,6 +151,19 @@ func TestIdleConnectionsParked(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// Heartbeats on parked bolt connections are answered (from the
+	// parked state: no goroutine comes back for them).
+	for round := 0; round < 3; round++ {
+		for i := range bolts {
+			f, err := bolts[i].Call(nil, "", true, 5*time.Second)
+			if err != nil || f.CmdCode != bolt.CmdHeartbeat || f.Status != bolt.StatusSuccess {
+				t.Fatalf("heartbeat %d on parked connection %d: cmd %d status %d, %v", round, i, f.CmdCode, f.Status, err)
+			}
+		}
+	}
+	if g := goroutines(t, prom); g > base+n/4 {
+		t.Errorf("%d goroutines after heartbeats (%d before the connections): heartbeats unparked them", g, base)
+	}
 	// Every parked connection answers again.
 	for i := range h1s {
 		if err := h1s[i].get(fmt.Sprintf("/again/%d", i)); err != nil {
