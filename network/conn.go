@@ -43,6 +43,7 @@ type Conn struct {
 	parked   *Parked
 	parkedFD int // the socket while parked detached (see Park), else 0
 	parkIdle time.Duration
+	parkRec  *Parked // the detached park's record, kept for Rearm
 	fast     func(fd int) bool
 	detached bool
 	closed   bool
@@ -129,7 +130,11 @@ func (c *Conn) Park(idle time.Duration, detach bool, resume func(WakeReason)) bo
 		// runtime's structures for it can go (several hundred bytes
 		// a connection); they are rebuilt on resume.
 		if fd, err := detachFD(c.Conn); err == nil {
-			pk, err := c.Poller.ParkFD(fd, idle, func(r WakeReason) { c.resumeDetached(r, resume) })
+			park := c.Poller.ParkFD
+			if c.fast != nil {
+				park = c.Poller.ParkFDKeep
+			}
+			pk, err := park(fd, idle, func(r WakeReason) { c.resumeDetached(r, resume) })
 			if err != nil {
 				// The socket is only this descriptor now: put it back.
 				if nc, aerr := attachFD(fd); aerr == nil {
@@ -143,7 +148,7 @@ func (c *Conn) Park(idle time.Duration, detach bool, resume func(WakeReason)) bo
 			c.Conn = closedConn{}
 			c.parkedFD = fd
 			c.parkIdle = idle
-			c.parked = pk
+			c.parked, c.parkRec = pk, pk
 			c.detached = true
 			return true
 		}
@@ -176,44 +181,35 @@ func (c *Conn) SetFastRead(f func(fd int) bool) {
 
 // resumeDetached gives a detached connection its socket back before
 // resume runs; a connection closed meanwhile only loses its descriptor.
+// When the connection became readable and has a fast read, that is tried
+// first, and a connection it fully served parks again at once.
 func (c *Conn) resumeDetached(r WakeReason, resume func(WakeReason)) {
 	c.mu.Lock()
-	fd := c.parkedFD
+	fd, rec := c.parkedFD, c.parkRec
 	c.parked, c.parkedFD = nil, 0
 	if c.closed {
 		c.mu.Unlock()
-		closeFD(fd)
+		closeFD(fd) // the last reference: the kernel drops the registration
 		return
 	}
-	if fast := c.fast; r == Readable && fast != nil {
+	if r == Readable && rec != nil && rec.keep {
+		fast := c.fast
 		c.mu.Unlock()
-		if fast(fd) {
-			c.mu.Lock()
-			if !c.closed && !c.draining.Load() {
-				pk, err := c.Poller.ParkFD(fd, c.parkIdle, func(r WakeReason) { c.resumeDetached(r, resume) })
-				if err == nil {
-					c.parked, c.parkedFD = pk, fd
-					c.mu.Unlock()
-					return
-				}
-			}
-			if c.closed {
-				c.mu.Unlock()
-				closeFD(fd)
-				return
-			}
-			// Draining, or the poller refused: resume for real.
+		handled := fast(fd)
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			closeFD(fd)
+			return
+		}
+		if handled && !c.draining.Load() && c.Poller.Rearm(rec, c.parkIdle) == nil {
+			c.parked, c.parkedFD = rec, fd
+			c.mu.Unlock()
+			return
+		}
+		c.Poller.Release(fd)
+		if c.draining.Load() {
 			r = Woken
-			if !c.draining.Load() {
-				r = Readable
-			}
-		} else {
-			c.mu.Lock()
-			if c.closed {
-				c.mu.Unlock()
-				closeFD(fd)
-				return
-			}
 		}
 	}
 	nc, err := attachFD(fd)

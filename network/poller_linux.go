@@ -51,8 +51,12 @@ const (
 
 // Parked is one parked connection.
 type Parked struct {
-	token   uint32
-	fd      int
+	token uint32
+	fd    int
+	// keep: when readable, the descriptor stays registered (disabled,
+	// EPOLLONESHOT) so that Rearm costs one epoll_ctl; the owner then
+	// calls Rearm or Release.
+	keep    bool
 	resume  func(WakeReason)
 	expires int64 // unix seconds, 0 for none
 	slot    int
@@ -105,7 +109,18 @@ func (p *Poller) Park(rc syscall.RawConn, idle time.Duration, resume func(WakeRe
 // ParkFD is Park for a bare descriptor that the caller keeps open until
 // the connection resumes or is cancelled.
 func (p *Poller) ParkFD(fd int, idle time.Duration, resume func(WakeReason)) (*Parked, error) {
-	pk := &Parked{fd: fd, resume: resume, slot: -1}
+	return p.parkFD(fd, idle, false, resume)
+}
+
+// ParkFDKeep is ParkFD for a connection that may handle what made it
+// readable without resuming: after resume(Readable) its owner must call
+// Rearm (to park it again, cheaply) or Release.
+func (p *Poller) ParkFDKeep(fd int, idle time.Duration, resume func(WakeReason)) (*Parked, error) {
+	return p.parkFD(fd, idle, true, resume)
+}
+
+func (p *Poller) parkFD(fd int, idle time.Duration, keep bool, resume func(WakeReason)) (*Parked, error) {
+	pk := &Parked{fd: fd, resume: resume, slot: -1, keep: keep}
 	if idle > 0 {
 		pk.expires = time.Now().Add(idle + time.Second - 1).Unix()
 	}
@@ -137,7 +152,7 @@ func (p *Poller) ParkFD(fd int, idle time.Duration, resume func(WakeReason)) (*P
 
 // take removes pk from the poller if it is still parked; the caller that
 // gets true owns the resumption.
-func (p *Poller) take(pk *Parked) bool {
+func (p *Poller) take(pk *Parked, del bool) bool {
 	if cur, ok := p.parked[pk.token]; !ok || cur != pk {
 		return false
 	}
@@ -145,17 +160,52 @@ func (p *Poller) take(pk *Parked) bool {
 	if pk.slot >= 0 {
 		p.wheelRemove(pk)
 	}
-	// The socket is still open (Cancel runs before it is closed), so
-	// the descriptor is the registered one.
-	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, pk.fd, nil)
+	if del {
+		// The socket is still open (Cancel runs before it is closed),
+		// so the descriptor is the registered one.
+		unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, pk.fd, nil)
+	}
 	return true
+}
+
+// Rearm parks again a connection resumed Readable from ParkFDKeep, with
+// the same record and resume function, for up to idle.
+func (p *Poller) Rearm(pk *Parked, idle time.Duration) error {
+	pk.expires = 0
+	if idle > 0 {
+		pk.expires = time.Now().Add(idle + time.Second - 1).Unix()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, pk.fd, nil)
+		return ErrPollerClosed
+	}
+	if _, used := p.parked[pk.token]; used {
+		return errors.New("poller: token in use")
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(pk.token)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, pk.fd, &ev); err != nil {
+		return err
+	}
+	p.parked[pk.token] = pk
+	if pk.expires != 0 {
+		p.wheelAdd(pk)
+	}
+	return nil
+}
+
+// Release drops the registration of descriptor fd, resumed Readable from
+// ParkFDKeep and not rearmed.
+func (p *Poller) Release(fd int) {
+	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, fd, nil)
 }
 
 // Wake resumes a parked connection with Woken; it does nothing if the
 // connection already resumed.
 func (p *Poller) Wake(pk *Parked) {
 	p.mu.Lock()
-	ok := p.take(pk)
+	ok := p.take(pk, true)
 	p.mu.Unlock()
 	if ok {
 		go pk.resume(Woken)
@@ -168,7 +218,7 @@ func (p *Poller) Wake(pk *Parked) {
 func (p *Poller) Cancel(pk *Parked) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.take(pk)
+	return p.take(pk, true)
 }
 
 // Len returns the number of parked connections.
@@ -192,7 +242,7 @@ func (p *Poller) Close() {
 		left = append(left, pk)
 	}
 	for _, pk := range left {
-		p.take(pk)
+		p.take(pk, true)
 	}
 	p.mu.Unlock()
 	var one = [8]byte{1}
@@ -228,7 +278,7 @@ func (p *Poller) loop() {
 			if tok == 0 {
 				continue
 			}
-			if pk := p.parked[tok]; pk != nil && p.take(pk) {
+			if pk := p.parked[tok]; pk != nil && p.take(pk, !pk.keep) {
 				ready = append(ready, pk)
 			}
 		}
@@ -264,7 +314,7 @@ func (p *Poller) tick() {
 				slot := int(s % wheelSlots)
 				for pk := p.wheel[slot]; pk != nil; {
 					next := pk.next
-					if pk.expires <= sec && p.take(pk) {
+					if pk.expires <= sec && p.take(pk, true) {
 						expired = append(expired, pk)
 					}
 					pk = next

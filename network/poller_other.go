@@ -43,6 +43,17 @@ func (p *Poller) ParkFD(int, time.Duration, func(WakeReason)) (*Parked, error) {
 	return nil, errNoPoller
 }
 
+// ParkFDKeep fails outside Linux.
+func (p *Poller) ParkFDKeep(int, time.Duration, func(WakeReason)) (*Parked, error) {
+	return nil, errNoPoller
+}
+
+// Rearm fails outside Linux.
+func (p *Poller) Rearm(*Parked, time.Duration) error { return errNoPoller }
+
+// Release does nothing outside Linux.
+func (p *Poller) Release(int) {}
+
 // Wake does nothing outside Linux.
 func (p *Poller) Wake(*Parked) {}
 
