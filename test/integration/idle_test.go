@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -213,6 +214,32 @@ func TestIdleConnectionsParked(t *testing.T) {
 	_, body := httpGet(t, "http://127.0.0.1:"+vars["ADMIN"]+"/api/v1/stats?key=upgrade")
 	if !strings.Contains(body, fmt.Sprintf(`"connections_adopted_total": %d`, 2*n)) {
 		t.Errorf("the new process did not adopt the %d connections: %s", 2*n, body)
+	}
+
+	// A graceful stop does not wait for parked connections: they are
+	// woken and closed between requests (graceful_timeout is 15 s).
+	deadline = time.Now().Add(20 * time.Second)
+	for g := goroutines(t, prom); g > base+n/4; g = goroutines(t, prom) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines: not parked in the new process", g)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	start = time.Now()
+	if err := syscall.Kill(next.pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-next.exited:
+	case <-time.After(12 * time.Second):
+		t.Fatalf("graceful stop with parked connections still running after 12 s")
+	}
+	t.Logf("graceful stop with %d parked connections took %s", 2*n, time.Since(start).Round(time.Millisecond))
+	for i := range h1s {
+		h1s[i].c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := h1s[i].r.ReadByte(); err != io.EOF {
+			t.Fatalf("h1 %d after the stop: %v, want EOF", i, err)
+		}
 	}
 }
 
