@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"mosn.dev/proxy/bench/internal/benchutil"
 	"mosn.dev/proxy/codec/bolt"
 	"mosn.dev/proxy/internal/testutil"
 )
@@ -563,7 +564,7 @@ func TestRunUsage(t *testing.T) {
 }
 
 func TestWaitAndFreePorts(t *testing.T) {
-	ports, err := freePorts(3)
+	ports, err := benchutil.FreePorts(3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -575,7 +576,7 @@ func TestWaitAndFreePorts(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	if err := waitReady(ln.Addr().String(), time.Second); err != nil {
+	if err := benchutil.WaitReady(ln.Addr().String(), time.Second); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -51,13 +51,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"mosn.dev/proxy/bench/internal/benchutil"
 )
 
 const usage = `usage:
@@ -77,6 +76,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	if ok, code := benchutil.Subcommand("idle", args, stdout, stderr, usage); ok {
+		return code
 	}
 	fs := flag.NewFlagSet("idle "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -104,78 +106,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		signal.Notify(probe, syscall.SIGUSR1)
 		signal.Notify(stop, syscall.SIGUSR2, syscall.SIGINT, syscall.SIGTERM)
 		return runClient(cfg, stdout, stderr, probe, stop)
-	case "wait":
-		addrs := fs.String("addr", "", "comma-separated `host:port` list")
-		timeout := fs.Duration("timeout", 10*time.Second, "give up after this `duration`")
-		if fs.Parse(args[1:]) != nil || *addrs == "" {
-			fmt.Fprint(stderr, usage)
-			return 2
-		}
-		for _, a := range strings.Split(*addrs, ",") {
-			if err := waitReady(a, *timeout); err != nil {
-				fmt.Fprintf(stderr, "idle wait: %v\n", err)
-				return 1
-			}
-		}
-		return 0
-	case "freeport":
-		n := fs.Int("n", 1, "how many `ports`")
-		if fs.Parse(args[1:]) != nil || *n < 1 {
-			fmt.Fprint(stderr, usage)
-			return 2
-		}
-		ports, err := freePorts(*n)
-		if err != nil {
-			fmt.Fprintf(stderr, "idle freeport: %v\n", err)
-			return 1
-		}
-		s := make([]string, len(ports))
-		for i, p := range ports {
-			s[i] = strconv.Itoa(p)
-		}
-		fmt.Fprintln(stdout, strings.Join(s, " "))
-		return 0
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
 	fmt.Fprintf(stderr, "idle: unknown command %q\n%s", args[0], usage)
 	return 2
-}
-
-// waitReady dials addr every 50 ms until it accepts or timeout passes.
-func waitReady(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not accept connections within %v: %w", addr, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// freePorts returns n distinct free ports on 127.0.0.1, bound at the same
-// time so that they differ.
-func freePorts(n int) ([]int, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

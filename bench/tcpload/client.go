@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -288,44 +287,4 @@ func (l latencies) quantile(q float64) time.Duration {
 	i := int(q*float64(len(l))+0.5) - 1
 	i = max(0, min(i, len(l)-1))
 	return l[i]
-}
-
-// waitReady dials addr until a connection succeeds or timeout passes.
-func waitReady(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			return c.Close()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not accepting after %s: %w", addr, timeout, err)
-		}
-		// Polling a port that is not open yet has nothing to wait on.
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// freePorts returns n distinct loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		addr, ok := ln.Addr().(*net.TCPAddr)
-		if !ok {
-			return nil, errors.New("listener address is not TCP")
-		}
-		ports = append(ports, addr.Port)
-	}
-	return ports, nil
 }

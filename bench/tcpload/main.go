@@ -28,6 +28,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"mosn.dev/proxy/bench/internal/benchutil"
 )
 
 const usage = `usage:
@@ -47,6 +49,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	if ok, code := benchutil.Subcommand("tcpload", args, stdout, stderr, usage); ok {
+		return code
 	}
 	fs := flag.NewFlagSet("tcpload "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -99,34 +104,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		return report(stdout, stderr, formatLat(r)+rq.field(), r.Failures, r.Errors)
-	case "wait":
-		timeout := fs.Duration("timeout", 10*time.Second, "give up after this `duration`")
-		if fs.Parse(args[1:]) != nil || *addr == "" {
-			fmt.Fprint(stderr, usage)
-			return 2
-		}
-		if err := waitReady(*addr, *timeout); err != nil {
-			fmt.Fprintf(stderr, "tcpload wait: %v\n", err)
-			return 1
-		}
-		return 0
-	case "freeport":
-		n := fs.Int("n", 1, "how many `ports`")
-		if fs.Parse(args[1:]) != nil || *n < 1 {
-			fmt.Fprint(stderr, usage)
-			return 2
-		}
-		ports, err := freePorts(*n)
-		if err != nil {
-			fmt.Fprintf(stderr, "tcpload freeport: %v\n", err)
-			return 1
-		}
-		s := make([]string, len(ports))
-		for i, p := range ports {
-			s[i] = strconv.Itoa(p)
-		}
-		fmt.Fprintln(stdout, strings.Join(s, " "))
-		return 0
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

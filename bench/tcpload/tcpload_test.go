@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mosn.dev/proxy/bench/internal/benchutil"
 )
 
 // startServer runs the upstream server on a port-0 listener for the test.
@@ -125,7 +127,7 @@ func TestTimedModesNoFailures(t *testing.T) {
 
 func TestConnRateCountsFailures(t *testing.T) {
 	// A port nobody listens on: every dial fails and is counted.
-	ports, err := freePorts(1)
+	ports, err := benchutil.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
