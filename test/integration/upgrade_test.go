@@ -460,3 +460,84 @@ func httpServer(t *testing.T, h http.Handler) string {
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
 }
+
+// TestSmoothUpgradeMosnload upgrades a dubbo listener and a bolt (v2)
+// listener three times each while mosnload drives them at a fixed rate
+// over a few connections: every request must succeed, none may time out,
+// and mosnload must never have to reconnect.
+func TestSmoothUpgradeMosnload(t *testing.T) {
+	for _, tc := range []struct{ proto, down string }{{"dubbo", "dubbo"}, {"sofarpc", "bolt"}} {
+		t.Run(tc.down, func(t *testing.T) {
+			up := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+			srv := exec.Command(mosnloadBin, "serve", "-p", tc.proto, "--delay-random=0-2ms", up)
+			if err := srv.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() })
+			dir := t.TempDir()
+			port, admin := testutil.FreePort(t), testutil.FreePort(t)
+			cfgPath := filepath.Join(dir, "mosn_config.json")
+			cfg := expand(loadConfig, map[string]string{"DIR": dir, "PORT": fmt.Sprint(port), "ADMIN": fmt.Sprint(admin), "DOWN": tc.down, "UP": up})
+			if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := os.Create(filepath.Join(dir, "stdout.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			e := &upgradeEnv{t: t, dir: dir, cfgPath: cfgPath, out: out}
+			t.Cleanup(func() {
+				for _, c := range e.started {
+					c.Process.Signal(syscall.SIGINT)
+				}
+				for _, c := range e.started {
+					c.Process.Wait()
+				}
+				if t.Failed() {
+					t.Logf("mosn output:\n%s", e.log())
+				}
+			})
+			cmd, exited, _ := e.start(cfgPath)
+			gen := &generation{pid: cmd.Process.Pid, exited: exited}
+			waitDial(t, fmt.Sprintf("127.0.0.1:%d", port), e)
+			waitDial(t, up, e)
+
+			load := exec.Command(mosnloadBin, "-D", "8", "--qps", "400", "-c", "4", "-p", tc.proto, "--timeout", "5s",
+				fmt.Sprintf("%s://127.0.0.1:%d", tc.proto, port))
+			var loadOut strings.Builder
+			load.Stdout, load.Stderr = &loadOut, &loadOut
+			if err := load.Start(); err != nil {
+				t.Fatal(err)
+			}
+			loadDone := make(chan error, 1)
+			go func() { loadDone <- load.Wait() }()
+			time.Sleep(time.Second) // let mosnload connect and run
+			for i := 0; i < 3; i++ {
+				_, exited, _ := e.start(cfgPath)
+				next := e.takeover(gen, fmt.Sprintf("%s upgrade %d", tc.down, i+1))
+				next.exited = exited
+				gen = next
+				// mosnload's connections moved: none was closed.
+				_, body := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/stats?key=upgrade", admin))
+				if !strings.Contains(body, `"connections_adopted_total": 4`) {
+					t.Fatalf("upgrade %d: the new process did not adopt mosnload's 4 connections: %s", i+1, body)
+				}
+			}
+			select {
+			case err := <-loadDone:
+				if err != nil {
+					t.Fatalf("mosnload: %v\n%s", err, loadOut.String())
+				}
+			case <-time.After(60 * time.Second):
+				load.Process.Kill()
+				t.Fatalf("mosnload did not finish:\n%s", loadOut.String())
+			}
+			r := resultFields(t, loadOut.String())
+			if r["failed"] != "0" || r["errored"] != "0" || r["timeout"] != "0" || r["connect_errors"] != "0" || r["succeeded"] != r["total"] {
+				t.Fatalf("requests lost during the upgrades: %v\n%s", r, loadOut.String())
+			}
+			t.Logf("%s: %s requests over 3 upgrades, p99 %s us", tc.down, r["succeeded"], r["p99_us"])
+		})
+	}
+}
