@@ -23,7 +23,7 @@ const (
 )
 
 // Parked is one parked connection.
-type Parked struct{}
+type Parked struct{ keep bool }
 
 // ErrPollerClosed is returned by Park after Close.
 var ErrPollerClosed = errors.New("poller closed")
