@@ -86,7 +86,7 @@ type Proxy struct {
 	// RPC protocols served, and the shared upstream connections.
 	boltOn, dubboOn bool
 	mux             *muxPool
-	// filters are the listener's stream_filters (HTTP only for now).
+	// filters are the listener's stream_filters (HTTP and RPC requests).
 	filters  *stream.ChainFactory
 	stats    *stats
 	breakers *circuit.Set

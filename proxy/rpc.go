@@ -15,6 +15,7 @@ import (
 	"mosn.dev/proxy/codec/bolt"
 	"mosn.dev/proxy/codec/dubbo"
 	"mosn.dev/proxy/network"
+	"mosn.dev/proxy/stream"
 	"mosn.dev/proxy/upstream"
 	"mosn.dev/proxy/upstream/circuit"
 )
@@ -298,6 +299,34 @@ func (d *rpcDown) handle(f *rpcFrame) {
 		return
 	}
 	d.busy = true
+	if !p.filters.Empty() {
+		// Filters may wait (a fault delay): the request runs on its own
+		// goroutine with its own copy of the frame, so that the
+		// connection's other requests go on meanwhile. inflight holds a
+		// drain until it is forwarded or answered.
+		fc, _, err := d.codec.parse(append([]byte(nil), f.raw...))
+		if err != nil {
+			return // it parsed a moment ago
+		}
+		d.inflight.Add(1)
+		go func() {
+			defer d.inflight.Add(-1)
+			defer func() {
+				if e := recover(); e != nil {
+					p.log.Errorf("[proxy] [%s] connection %d: request panic: %v", d.codec.name(), d.c.ID, e)
+				}
+			}()
+			d.serve(&fc, &rpcFilters{d: d, f: &fc, chain: p.filters.New()})
+		}()
+		return
+	}
+	d.serve(f, nil)
+}
+
+// serve routes and forwards one request, running the stream filters of
+// flt (nil: none) at their phases.
+func (d *rpcDown) serve(f *rpcFrame, flt *rpcFilters) {
+	p := d.p
 	start := time.Now()
 	info := &accesslog.Info{
 		StartTime:               start,
@@ -326,6 +355,17 @@ func (d *rpcDown) handle(f *rpcFrame) {
 			return "", false
 		}
 	}
+	ctx := context.Background()
+	if flt != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+		flt.info = info
+		if flt.run(ctx, stream.BeforeRoute) {
+			d.fail(f, rpcKindOf(flt.status), info, 0)
+			return
+		}
+	}
 	lbctx := upstream.LBContext{OriginalDst: d.c.OriginalDst}
 	if p.routes != nil {
 		route := p.routes.Match(req)
@@ -344,6 +384,14 @@ func (d *rpcDown) handle(f *rpcFrame) {
 		timeout = DefaultTimeout
 	}
 	info.UpstreamCluster = clusterName
+	if flt != nil {
+		flt.cluster = clusterName
+		if flt.run(ctx, stream.AfterRoute) {
+			d.fail(f, rpcKindOf(flt.status), info, 0)
+			return
+		}
+		lbctx.MetadataMatch = mergeMeta(lbctx.MetadataMatch, flt.meta)
+	}
 	cl := p.clusters.Get(clusterName)
 	if cl == nil {
 		d.fail(f, rpcNoRoute, info, accesslog.NoRouteFound)
@@ -375,6 +423,14 @@ func (d *rpcDown) handle(f *rpcFrame) {
 		br.ReleaseRequest()
 		d.fail(f, rpcNoHost, info, accesslog.UpstreamConnectionFailure)
 		return
+	}
+	if flt != nil {
+		flt.host = info.UpstreamHost
+		if flt.run(ctx, stream.AfterChooseHost) {
+			br.ReleaseRequest()
+			d.fail(f, rpcKindOf(flt.status), info, 0)
+			return
+		}
 	}
 	mc.forward(d, f, timeout, info, br)
 }

@@ -16,6 +16,7 @@ const (
 	rpcTimeout                 // no answer in time
 	rpcOverflow                // too many requests
 	rpcConnLost                // the upstream connection died
+	rpcRejected                // a stream filter answered the request
 )
 
 // rpcFrame is one decoded bolt or dubbo frame, as the engine needs it.
@@ -95,6 +96,7 @@ func (boltCodec) errorReply(dst []byte, f *rpcFrame, k rpcKind) []byte {
 		rpcTimeout:  bolt.StatusTimeout,
 		rpcOverflow: bolt.StatusServerThreadpoolBusy,
 		rpcConnLost: bolt.StatusConnectionClosed,
+		rpcRejected: bolt.StatusServerException,
 	}[k]
 	return bolt.AppendErrorResponse(dst, f.bolt, status)
 }
@@ -143,12 +145,14 @@ func (dubboCodec) errorReply(dst []byte, f *rpcFrame, k rpcKind) []byte {
 		rpcTimeout:  dubbo.StatusClientTimeout,
 		rpcOverflow: dubbo.StatusBadRequest,
 		rpcConnLost: dubbo.StatusServiceError,
+		rpcRejected: dubbo.StatusServerError,
 	}[k], map[rpcKind]string{
 		rpcNoRoute:  "mosn: no route for the service",
 		rpcNoHost:   "mosn: no healthy upstream",
 		rpcTimeout:  "mosn: upstream timeout",
 		rpcOverflow: "mosn: upstream overflow",
 		rpcConnLost: "mosn: upstream connection closed",
+		rpcRejected: "mosn: rejected by a stream filter",
 	}[k]
 	return dubbo.AppendErrorResponse(dst, f.dubbo, status, msg)
 }
