@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/http2"
+
 	"mosn.dev/proxy/accesslog"
 	"mosn.dev/proxy/network"
 	"mosn.dev/proxy/router"
@@ -33,6 +35,14 @@ type h2 struct {
 	up1     *http.Transport
 	up2     *http.Transport
 	useH2Up bool
+
+	// The downstream servers, made with the first connection (they take
+	// the listener's idle timeout from it).
+	once   sync.Once
+	base   *http.Server
+	srv    *http2.Server
+	cfgErr error
+	drain  sync.Once
 }
 
 type choiceKey struct{}
@@ -98,27 +108,37 @@ func (c *countedConn) Close() error {
 
 // serve runs the HTTP/2 server on one downstream connection until it ends.
 func (x *h2) serve(c *network.Conn) {
-	var protos http.Protocols
-	protos.SetUnencryptedHTTP2(true)
-	srv := &http.Server{
-		Handler:        x,
-		Protocols:      &protos,
-		MaxHeaderBytes: x.p.limits.MaxHeaderBytes,
-		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
-			return context.WithValue(ctx, connKey{}, c)
-		},
-		IdleTimeout: c.IdleTimeout,
-		ErrorLog:    stdlog.New(debugWriter{x.p}, "[proxy] [http2] ", 0),
-	}
-	ln := newOneConnListener(c.Conn)
-	c.OnDrain(func() {
-		// GOAWAY, then let open streams finish.
-		srv.Shutdown(context.Background())
+	// golang.org/x/net/http2 serves the connection on this goroutine
+	// (the standard library's server would add an http.Server
+	// connection, its buffers and a goroutine per connection). One
+	// server pair per listener: the http.Server is only configuration
+	// and the graceful-shutdown hook.
+	x.once.Do(func() {
+		x.base = &http.Server{
+			Handler:        x,
+			MaxHeaderBytes: x.p.limits.MaxHeaderBytes,
+			IdleTimeout:    c.IdleTimeout,
+			ErrorLog:       stdlog.New(debugWriter{x.p}, "[proxy] [http2] ", 0),
+		}
+		x.srv = &http2.Server{IdleTimeout: c.IdleTimeout}
+		x.cfgErr = http2.ConfigureServer(x.base, x.srv)
 	})
-	srv.Serve(ln)
-	// Serve returns as soon as Shutdown starts; the connection is done
-	// only when the server closes it after its last stream.
-	<-ln.connDone
+	if x.cfgErr != nil {
+		x.p.log.Errorf("[proxy] [http2] connection %d: %v", c.ID, x.cfgErr)
+		c.Close()
+		return
+	}
+	c.OnDrain(func() {
+		// GOAWAY on every connection of the listener (they all drain
+		// together), then let open streams finish.
+		x.drain.Do(func() { x.base.Shutdown(context.Background()) })
+	})
+	x.srv.ServeConn(c.Conn, &http2.ServeConnOpts{
+		Context:    context.WithValue(context.Background(), connKey{}, c),
+		BaseConfig: x.base,
+		Handler:    x,
+	})
+	c.Close()
 }
 
 type connKey struct{}
@@ -431,53 +451,6 @@ func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 
 func (w *countingWriter) Flush() {
 	http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// oneConnListener hands one connection to http.Server.Serve and then
-// blocks until that connection is closed.
-type oneConnListener struct {
-	conn     net.Conn
-	once     sync.Once
-	closed   chan struct{}
-	connOnce sync.Once
-	connDone chan struct{}
-	mu       sync.Mutex
-	done     bool
-}
-
-func newOneConnListener(c net.Conn) *oneConnListener {
-	return &oneConnListener{conn: c, closed: make(chan struct{}), connDone: make(chan struct{})}
-}
-
-func (l *oneConnListener) Accept() (net.Conn, error) {
-	l.mu.Lock()
-	if !l.done {
-		l.done = true
-		l.mu.Unlock()
-		return &notifyConn{Conn: l.conn, l: l}, nil
-	}
-	l.mu.Unlock()
-	<-l.closed
-	return nil, net.ErrClosed
-}
-
-func (l *oneConnListener) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return nil
-}
-
-func (l *oneConnListener) Addr() net.Addr { return l.conn.LocalAddr() }
-
-type notifyConn struct {
-	net.Conn
-	l *oneConnListener
-}
-
-func (c *notifyConn) Close() error {
-	err := c.Conn.Close()
-	c.l.Close()
-	c.l.connOnce.Do(func() { close(c.l.connDone) })
-	return err
 }
 
 // debugWriter sends net/http's own log lines (client resets, bad
