@@ -26,7 +26,7 @@ import (
 var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 
 // h2 serves HTTP/2 (h2c, prior knowledge) downstream connections through
-// the standard library's HTTP/2 server, and forwards requests with
+// golang.org/x/net/http2's server, and forwards requests with
 // net/http transports (HTTP/1.1 or h2c upstream), choosing the host with
 // the cluster's load balancer for every request.
 type h2 struct {
