@@ -5,6 +5,7 @@ package admin
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -114,7 +115,8 @@ func (s *Server) Serve() error {
 		return fmt.Errorf("admin: Serve before Listen")
 	}
 	s.log.Infof("[admin store] [start service] start service Mosn Admin Server on %s", ln.Addr())
-	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed && !errors.Is(err, net.ErrClosed) {
+		// net.ErrClosed: the socket was handed to a new process.
 		return err
 	}
 	return nil

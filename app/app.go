@@ -336,13 +336,18 @@ func (a *App) UDSDir() string { return UDSDir(a.Config(), a.opts.ConfigPath) }
 
 // UDSDir resolves the unix-socket directory for cfg loaded from path.
 func UDSDir(cfg *config.Config, path string) string {
-	if cfg.UDSDir != "" {
-		return cfg.UDSDir
+	dir := "."
+	switch {
+	case cfg.UDSDir != "":
+		dir = cfg.UDSDir
+	case path != "":
+		dir = filepath.Dir(path)
 	}
-	if path != "" {
-		return filepath.Dir(path)
+	// Absolute, so that logs name the sockets unambiguously.
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
 	}
-	return "."
+	return dir
 }
 
 // PidPath is the pid file: "pid" from the config, else mosn.pid in UDSDir.
