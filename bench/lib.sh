@@ -6,8 +6,9 @@
 # bench/rpc.sh). Sourcing defines functions only; the caller sets
 # BENCH_NAME (its name in messages, e.g. "bench/tcp.sh") first, and for
 # bench_priority also BENCH_SCRIPT (its own path), PROXY_CPU, LOAD_CPU and
-# NICE. The functions share the caller's globals: TMP, UP_PID, MOSN_PID,
-# NGX_PID, LOAD_PID, FAILED, KEEP_TMP, the *_ADDR variables and R.
+# NICE. The functions share the caller's globals: TMP, UP_PID, UP2_PID (a
+# second upstream server, optional), MOSN_PID, NGX_PID, LOAD_PID, FAILED,
+# KEEP_TMP, the *_ADDR variables and R.
 
 die() {
 	echo "$BENCH_NAME: $*" >&2
@@ -75,7 +76,7 @@ set_prio() {
 # remove TMP unless KEEP_TMP=1 or something failed.
 bench_tmp() {
 	TMP=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
-	UP_PID="" MOSN_PID="" NGX_PID="" LOAD_PID=""
+	UP_PID="" UP2_PID="" MOSN_PID="" NGX_PID="" LOAD_PID=""
 	FAILED=0
 	trap cleanup EXIT
 	trap 'exit 130' INT
@@ -105,6 +106,7 @@ cleanup() {
 	stop_pid "$MOSN_PID" INT
 	stop_pid "$NGX_PID" TERM
 	stop_pid "$UP_PID" TERM
+	stop_pid "${UP2_PID:-}" TERM
 	if [[ $KEEP_TMP == 1 || $FAILED != 0 || $rc != 0 ]]; then
 		echo "$BENCH_NAME: logs and configs kept in $TMP" >&2
 	else
@@ -224,14 +226,15 @@ cpu_ticks() {
 
 # cpu_mark N PID...: snapshot N (0 before a run, 1 after) of the proxy
 # processes' ticks (CPU_T) and schedstat times (CPU_R, CPU_Q) and of the
-# upstream's wait for a CPU (CPU_U).
+# upstream servers' wait for a CPU (CPU_U; UP2_PID too when set: an idle
+# upstream adds nothing).
 CPU_T=() CPU_R=() CPU_Q=() CPU_U=()
 cpu_mark() {
 	local n=$1 _
 	shift
 	CPU_T[n]=$(cpu_ticks "$@")
 	read -r "CPU_R[$n]" "CPU_Q[$n]" <<<"$(sched_ns "$@")"
-	read -r _ "CPU_U[$n]" <<<"$(sched_ns "$UP_PID")"
+	read -r _ "CPU_U[$n]" <<<"$(sched_ns "$UP_PID" ${UP2_PID:+"$UP2_PID"})"
 }
 
 # cpu_store SCENARIO TARGET TICKS_FALLBACK: R[...,statcpu|cpu|runq|uprunq]

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mosn.dev/proxy/bench/internal/benchutil"
 )
 
 func TestParseHead(t *testing.T) {
@@ -152,8 +154,8 @@ func startServer(t *testing.T, impl string) string {
 	case "goroutines":
 		go func() { done <- (&rawServer{}).serveGoroutines(ln) }()
 		t.Cleanup(func() { ln.Close(); <-done })
-	case "std":
-		go func() { done <- serveStd(ln) }()
+	case "std", "h2c":
+		go func() { done <- serveStd(ln, impl == "h2c") }()
 		t.Cleanup(func() { ln.Close(); <-done })
 	default:
 		t.Fatalf("unknown impl %q", impl)
@@ -199,7 +201,7 @@ func TestServe(t *testing.T) {
 	for _, impl := range impls() {
 		t.Run(impl, func(t *testing.T) {
 			addr := startServer(t, impl)
-			if err := check(addr, ""); err != nil {
+			if err := check(addr, "", false); err != nil {
 				t.Fatalf("check: %v", err)
 			}
 			c := dial(t, addr)
@@ -258,6 +260,55 @@ func TestServe(t *testing.T) {
 				t.Errorf("stats %v, want requests=10 and conns >= 2", st)
 			}
 		})
+	}
+}
+
+// TestServeH2C checks the h2c server: the answers over HTTP/2 with prior
+// knowledge, and the counters, which it shares with HTTP/1.1 on its port.
+func TestServeH2C(t *testing.T) {
+	addr := startServer(t, "h2c")
+	if err := check(addr, "", true); err != nil {
+		t.Fatalf("check -h2c: %v", err)
+	}
+	c := newClient(true)
+	t.Cleanup(c.CloseIdleConnections)
+	tests := []struct {
+		method, path string
+		code         int
+		body         []byte
+	}{
+		{"GET", "/4k", 200, largeBody},
+		{"GET", "/small?x=1", 200, smallBody},
+		{"HEAD", "/small", 200, nil},
+		{"GET", "/nope", 404, notFoundBody},
+		{"POST", "/small", 405, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, "http://"+addr+tt.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.ProtoMajor != 2 || resp.StatusCode != tt.code || (tt.body != nil && !bytes.Equal(body, tt.body)) {
+				t.Errorf("%s %d, %d bytes; want HTTP/2 %d, %d bytes", resp.Proto, resp.StatusCode, len(body), tt.code, len(tt.body))
+			}
+			if tt.method == "HEAD" && (resp.ContentLength != int64(len(smallBody)) || len(body) != 0) {
+				t.Errorf("HEAD: Content-Length %d and %d body bytes; want %d and none", resp.ContentLength, len(body), len(smallBody))
+			}
+		})
+	}
+	// check: 3 requests over one connection; then 5 over another.
+	if st := statsOf(t, addr); st["requests"] != 8 || st["conns"] < 2 {
+		t.Errorf("stats %v, want requests=8 and conns >= 2", st)
 	}
 }
 
@@ -349,6 +400,7 @@ func TestServeBackpressure(t *testing.T) {
 
 func TestRun(t *testing.T) {
 	addr := startServer(t, impls()[0])
+	h2addr := startServer(t, "h2c")
 	tests := []struct {
 		name string
 		args []string
@@ -361,6 +413,9 @@ func TestRun(t *testing.T) {
 		{"serve without addr", []string{"serve"}, 2, ""},
 		{"serve bad impl", []string{"serve", "-addr", "127.0.0.1:0", "-impl", "x"}, 2, ""},
 		{"check", []string{"check", "-addr", addr, "-host", "example.com"}, 0, ""},
+		{"check h2c", []string{"check", "-addr", h2addr, "-h2c"}, 0, ""},
+		{"check h2c against HTTP/1.1 only", []string{"check", "-addr", addr, "-h2c"}, 1, ""},
+		{"check HTTP/1.1 against h2c", []string{"check", "-addr", h2addr}, 0, ""},
 		{"wait", []string{"wait", "-addr", addr}, 0, ""},
 		{"freeport", []string{"freeport", "-n", "3"}, 0, " "},
 		{"freeport zero", []string{"freeport", "-n", "0"}, 2, ""},
@@ -388,18 +443,18 @@ func TestCheckFailsOnWrongBody(t *testing.T) {
 	})}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close() })
-	if err := check(ln.Addr().String(), ""); err == nil || !strings.Contains(err.Error(), "/4k") {
+	if err := check(ln.Addr().String(), "", false); err == nil || !strings.Contains(err.Error(), "/4k") {
 		t.Fatalf("check: %v, want an error about /4k", err)
 	}
 }
 
 func TestWaitTimesOut(t *testing.T) {
-	ports, err := freePorts(1)
+	ports, err := benchutil.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := waitReady("127.0.0.1:"+strconv.Itoa(ports[0]), 100*time.Millisecond); err == nil {
-		t.Fatal("waitReady on a closed port succeeded")
+	if err := benchutil.WaitReady("127.0.0.1:"+strconv.Itoa(ports[0]), 100*time.Millisecond); err == nil {
+		t.Fatal("WaitReady on a closed port succeeded")
 	}
 }
 

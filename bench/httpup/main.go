@@ -1,10 +1,10 @@
-// Command httpup is the upstream HTTP/1.1 server of bench/http.sh, the
-// whole-proxy HTTP/1 benchmark, and its small helpers.
+// Command httpup is the upstream server of bench/http.sh, the whole-proxy
+// HTTP benchmark (HTTP/1.1, and h2c with -impl h2c), and its small helpers.
 //
 // Usage:
 //
-//	httpup serve    -addr 127.0.0.1:P [-impl epoll|goroutines|std]
-//	httpup check    -addr A [-host H]
+//	httpup serve    -addr 127.0.0.1:P [-impl epoll|goroutines|std|h2c]
+//	httpup check    -addr A [-host H] [-h2c]
 //	httpup stats    -addr A
 //	httpup wait     -addr A [-timeout 10s]
 //	httpup freeport [-n 1]
@@ -15,16 +15,18 @@
 // for other methods. -impl chooses how: "epoll" (the default on Linux) and
 // "goroutines" (the default elsewhere) parse requests themselves (see
 // rawServer) from one epoll loop or from a goroutine per connection; "std"
-// serves the same paths with net/http.
+// serves the same paths with net/http, and "h2c" with net/http speaking
+// both HTTP/1.1 and HTTP/2 over cleartext with prior knowledge on one port.
 //
 // check fetches /small and /4k from A (the upstream or a proxy in front of
 // it) over one keep-alive connection and exits 1 unless both bodies are
-// exact. stats prints the /stats line of the upstream at A.
+// exact; with -h2c it speaks only HTTP/2 with prior knowledge (the h2load
+// targets), so a target that does not speak h2c fails too. stats
+// prints the /stats line of the upstream at A (over HTTP/1.1).
 package main
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,15 +35,15 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"mosn.dev/proxy/bench/internal/benchutil"
 )
 
 const usage = `usage:
-  httpup serve    -addr 127.0.0.1:P [-impl epoll|goroutines|std]   upstream server
-  httpup check    -addr A [-host H]          verify /small and /4k through A
+  httpup serve    -addr 127.0.0.1:P [-impl epoll|goroutines|std|h2c]   upstream server
+  httpup check    -addr A [-host H] [-h2c]   verify /small and /4k through A
   httpup stats    -addr A                    print the upstream's counters
   httpup wait     -addr A [-timeout 10s]     wait until A accepts connections
   httpup freeport [-n 1]                     print free loopback ports
@@ -56,18 +58,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	if ok, code := benchutil.Subcommand("httpup", args, stdout, stderr, usage); ok {
+		return code
+	}
 	fs := flag.NewFlagSet("httpup "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "", "address to listen on (serve) or connect to, `host:port`")
 	switch args[0] {
 	case "serve":
-		impl := fs.String("impl", defaultImpl(), "server `kind`: epoll (Linux), goroutines or std (net/http)")
+		impl := fs.String("impl", defaultImpl(), "server `kind`: epoll (Linux), goroutines, std (net/http) or h2c (net/http, HTTP/1.1 and h2c)")
 		if fs.Parse(args[1:]) != nil || *addr == "" {
 			fmt.Fprint(stderr, usage)
 			return 2
 		}
 		switch *impl {
-		case "epoll", "goroutines", "std":
+		case "epoll", "goroutines", "std", "h2c":
 		default:
 			fmt.Fprintf(stderr, "httpup serve: unknown -impl %q\n", *impl)
 			return 2
@@ -75,11 +80,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdServe(*addr, *impl, stderr)
 	case "check":
 		host := fs.String("host", "", "Host header `value` [the address]")
+		h2c := fs.Bool("h2c", false, "speak HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1")
 		if fs.Parse(args[1:]) != nil || *addr == "" {
 			fmt.Fprint(stderr, usage)
 			return 2
 		}
-		if err := check(*addr, *host); err != nil {
+		if err := check(*addr, *host, *h2c); err != nil {
 			fmt.Fprintf(stderr, "httpup check %s: %v\n", *addr, err)
 			return 1
 		}
@@ -89,40 +95,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stderr, usage)
 			return 2
 		}
-		body, err := get(newClient(), *addr, "", "/stats")
+		body, err := get(newClient(false), *addr, "", "/stats")
 		if err != nil {
 			fmt.Fprintf(stderr, "httpup stats: %v\n", err)
 			return 1
 		}
 		fmt.Fprint(stdout, string(body))
-		return 0
-	case "wait":
-		timeout := fs.Duration("timeout", 10*time.Second, "give up after this `duration`")
-		if fs.Parse(args[1:]) != nil || *addr == "" {
-			fmt.Fprint(stderr, usage)
-			return 2
-		}
-		if err := waitReady(*addr, *timeout); err != nil {
-			fmt.Fprintf(stderr, "httpup wait: %v\n", err)
-			return 1
-		}
-		return 0
-	case "freeport":
-		n := fs.Int("n", 1, "how many `ports`")
-		if fs.Parse(args[1:]) != nil || *n < 1 {
-			fmt.Fprint(stderr, usage)
-			return 2
-		}
-		ports, err := freePorts(*n)
-		if err != nil {
-			fmt.Fprintf(stderr, "httpup freeport: %v\n", err)
-			return 1
-		}
-		s := make([]string, len(ports))
-		for i, p := range ports {
-			s[i] = strconv.Itoa(p)
-		}
-		fmt.Fprintln(stdout, strings.Join(s, " "))
 		return 0
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -153,8 +131,8 @@ func cmdServe(addr, impl string, stderr io.Writer) int {
 		os.Exit(0)
 	}()
 	switch impl {
-	case "std":
-		err = serveStd(ln)
+	case "std", "h2c":
+		err = serveStd(ln, impl == "h2c")
 	case "goroutines":
 		err = (&rawServer{}).serveGoroutines(ln)
 	default:
@@ -164,12 +142,20 @@ func cmdServe(addr, impl string, stderr io.Writer) int {
 	return 1
 }
 
-func newClient() *http.Client {
+// newClient returns the client of check and stats: HTTP/1.1, or with h2c
+// HTTP/2 with prior knowledge only (no upgrade, no fallback to HTTP/1.1).
+func newClient(h2c bool) *http.Client {
+	tr := &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}
+	if h2c {
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		tr.Protocols = &p
+	}
 	return &http.Client{
 		Timeout: 10 * time.Second,
 		// One connection, kept alive: the second request of check then also
 		// tests that the proxy keeps a client connection usable.
-		Transport: &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true},
+		Transport: tr,
 	}
 }
 
@@ -197,8 +183,11 @@ func get(c *http.Client, addr, host, path string) ([]byte, error) {
 	return body, nil
 }
 
-func check(addr, host string) error {
-	c := newClient()
+// check fetches /small, /4k and /small again from addr and fails unless
+// every body is exact. With h2c the client speaks only h2c, so a target
+// that answers only HTTP/1.1 fails as well.
+func check(addr, host string, h2c bool) error {
+	c := newClient(h2c)
 	defer c.CloseIdleConnections()
 	for _, t := range []struct {
 		path string
@@ -213,43 +202,4 @@ func check(addr, host string) error {
 		}
 	}
 	return nil
-}
-
-func waitReady(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			return c.Close()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not accepting after %s: %w", addr, timeout, err)
-		}
-		// Nothing to wait on for a port that is not open yet: poll.
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// freePorts returns n distinct loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		a, ok := ln.Addr().(*net.TCPAddr)
-		if !ok {
-			return nil, errors.New("listener address is not TCP")
-		}
-		ports = append(ports, a.Port)
-	}
-	return ports, nil
 }

@@ -239,11 +239,23 @@ func stdHandler(st *stats) http.Handler {
 	})
 }
 
-func serveStd(ln net.Listener) error {
+// serveStd serves ln with net/http (httpup serve -impl std). With h2c it
+// also serves HTTP/2 over cleartext TCP with prior knowledge (RFC 9113
+// section 3.3) on the same port (-impl h2c): the direct target and the h2c
+// upstream of the h2load scenarios, which the built-in HTTP/1-only servers
+// cannot be. net/http's defaults apply, among them 250 concurrent streams
+// per connection.
+func serveStd(ln net.Listener, h2c bool) error {
 	var st stats
 	srv := &http.Server{
 		Handler:   stdHandler(&st),
 		ConnState: func(_ net.Conn, cs http.ConnState) { countNew(&st, cs) },
+	}
+	if h2c {
+		var p http.Protocols
+		p.SetHTTP1(true)
+		p.SetUnencryptedHTTP2(true)
+		srv.Protocols = &p
 	}
 	return srv.Serve(ln)
 }
