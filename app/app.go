@@ -407,7 +407,7 @@ func (a *App) Start() error {
 		for _, l := range a.listeners {
 			l.SetPoller(p)
 		}
-		go quietGC(p, a.done)
+		go quietGC(p, a.done, a.log)
 	} else {
 		a.log.Infof("[mosn] [start] idle connections keep their goroutines: %v", err)
 	}
