@@ -123,10 +123,18 @@ func (d *rpcDown) run() {
 		w = copy(*bp, d.pre)
 		d.pre = d.pre[:0]
 	}
+	// One frame value for the connection's life: handle copies what it
+	// keeps, and a frame declared in the loop would be allocated for
+	// every request (it escapes through the codec interface).
+	var f rpcFrame
 	for {
 		// Frames already buffered.
 		for bp != nil && r < w {
-			f, n, err := codec.parse((*bp)[r:w])
+			var (
+				n   int
+				err error
+			)
+			f, n, err = codec.parse((*bp)[r:w])
 			if err != nil {
 				if errors.Is(err, errNeedMoreRPC(codec)) {
 					break
@@ -671,9 +679,14 @@ func (mc *muxConn) readLoop() {
 	defer mc.shutdown()
 	buf := make([]byte, bufSize)
 	r, w := 0, 0
+	var f rpcFrame // reused: deliver copies what it keeps
 	for {
 		for r < w {
-			f, n, err := mc.codec.parse(buf[r:w])
+			var (
+				n   int
+				err error
+			)
+			f, n, err = mc.codec.parse(buf[r:w])
 			if err != nil {
 				if errors.Is(err, errNeedMoreRPC(mc.codec)) {
 					break
