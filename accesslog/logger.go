@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"mosn.dev/proxy/log"
 )
 
 // Buffering limits of every writer.
@@ -291,7 +293,7 @@ type writer struct {
 }
 
 func newWriter(path string) (*writer, error) {
-	out, file, err := openOutput(path)
+	out, file, err := log.OpenOutput(path)
 	if err != nil {
 		return nil, err
 	}
@@ -431,7 +433,7 @@ func (w *writer) reopen() error {
 	}
 	// Entries logged before rotation belong in the rotated file.
 	werr := w.flushLocked()
-	nf, err := openFile(w.path)
+	nf, err := log.OpenFile(w.path)
 	if err != nil {
 		return errors.Join(werr, err)
 	}
@@ -461,30 +463,4 @@ func (w *writer) close() error {
 		w.file = nil
 	}
 	return err
-}
-
-// openOutput maps a path to its writer; file is non-nil for a file path.
-func openOutput(path string) (out io.Writer, file *os.File, err error) {
-	switch canonicalPath(path) {
-	case "stdout":
-		return os.Stdout, nil, nil
-	case "stderr":
-		return os.Stderr, nil, nil
-	}
-	f, err := openFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	return f, f, nil
-}
-
-func openFile(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("accesslog: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("accesslog: %w", err)
-	}
-	return f, nil
 }

@@ -70,7 +70,7 @@ type stamp struct {
 // Open returns a logger at DefaultLevel writing to path. See the package
 // documentation for the accepted paths.
 func Open(path string) (*Logger, error) {
-	out, file, err := openOutput(path)
+	out, file, err := OpenOutput(path)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +241,7 @@ func (l *Logger) Reopen() error {
 	if file == nil {
 		return nil
 	}
-	nf, err := openFile(l.path)
+	nf, err := OpenFile(l.path)
 	if err != nil {
 		return err
 	}
@@ -273,28 +273,29 @@ func (l *Logger) Close() error {
 	return nil
 }
 
-// openOutput maps a path to its writer; file is non-nil for a file path.
-func openOutput(path string) (out io.Writer, file *os.File, err error) {
+// OpenOutput maps a log path to its writer: "stdout" or "/dev/stdout",
+// "stderr", "/dev/stderr" or "" (standard error), else the file, opened
+// by OpenFile; file is non-nil for a file path. The error log, the access
+// logs and the health-check event log all name their outputs this way.
+func OpenOutput(path string) (out io.Writer, file *os.File, err error) {
 	switch path {
 	case "stdout", "/dev/stdout":
 		return os.Stdout, nil, nil
 	case "", "stderr", "/dev/stderr":
 		return os.Stderr, nil, nil
 	}
-	f, err := openFile(path)
+	f, err := OpenFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	return f, f, nil
 }
 
-func openFile(path string) (*os.File, error) {
+// OpenFile opens path for appending (mode 0644), creating its parent
+// directories (mode 0755).
+func OpenFile(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("log: %w", err)
+		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("log: %w", err)
-	}
-	return f, nil
+	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 }

@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
+
+	"mosn.dev/proxy/log"
 )
 
 // eventLog writes MOSN's health-check event lines to one output. Each line
@@ -25,20 +26,11 @@ type eventLog struct {
 // /dev/stderr), or a file opened for append with mode 0644, its parent
 // directories created with mode 0755.
 func openEventLog(path string) (*eventLog, error) {
-	switch path {
-	case "stdout", "/dev/stdout":
-		return &eventLog{w: os.Stdout}, nil
-	case "stderr", "/dev/stderr":
-		return &eventLog{w: os.Stderr}, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("event_log_path: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	w, f, err := log.OpenOutput(path)
 	if err != nil {
 		return nil, fmt.Errorf("event_log_path: %w", err)
 	}
-	return &eventLog{w: f, file: f}, nil
+	return &eventLog{w: w, file: f}, nil
 }
 
 // write logs one check. A failed write has nowhere to be reported and is
