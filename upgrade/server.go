@@ -110,19 +110,8 @@ func (s *Server) serveReconfig(b *boundSock) {
 	for {
 		c, err := b.ln.AcceptUnix()
 		if err != nil {
-			if s.isClosed() {
+			if s.isClosed() || errors.Is(err, net.ErrClosed) {
 				return
-			}
-			if errors.Is(err, net.ErrClosed) {
-				// Given up during a handover that then failed: listen
-				// again so that a later upgrade finds this process.
-				nb, berr := s.rebind()
-				if berr != nil {
-					s.log.Errorf("[server] [reconfigure] cannot listen on %s again, this process can no longer be upgraded: %v", b.path, berr)
-					return
-				}
-				b = nb
-				continue
 			}
 			s.log.Errorf("[server] [reconfigure] accept: %v", err)
 			time.Sleep(100 * time.Millisecond)
