@@ -310,6 +310,18 @@ func (c *Conn) SetDraining() {
 	}
 }
 
+// Interrupt makes a Read blocked on the connection return a timeout error
+// now, so that its serving goroutine looks at its state again (another
+// goroutine finished the last stream, or a drain began). It does nothing
+// while the connection is parked or closed.
+func (c *Conn) Interrupt() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.parked == nil && c.parkedFD == 0 && !c.closed {
+		c.Conn.SetReadDeadline(time.Now())
+	}
+}
+
 // EnterIdle is called by a handler before it waits for the next request.
 // It returns false when the connection is draining and should be closed
 // instead.

@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"mosn.dev/proxy/accesslog"
 	"mosn.dev/proxy/network"
 	"mosn.dev/proxy/router"
@@ -25,8 +23,8 @@ import (
 // http2Preface starts every HTTP/2 connection with prior knowledge.
 var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 
-// h2 serves HTTP/2 (h2c, prior knowledge) downstream connections through
-// golang.org/x/net/http2's server, and forwards requests with
+// h2 serves HTTP/2 (h2c, prior knowledge) downstream connections with our
+// own server (h2server.go), and forwards requests with
 // net/http transports (HTTP/1.1 or h2c upstream), choosing the host with
 // the cluster's load balancer for every request.
 type h2 struct {
@@ -35,14 +33,6 @@ type h2 struct {
 	up1     *http.Transport
 	up2     *http.Transport
 	useH2Up bool
-
-	// The downstream servers, made with the first connection (they take
-	// the listener's idle timeout from it).
-	once   sync.Once
-	base   *http.Server
-	srv    *http2.Server
-	cfgErr error
-	drain  sync.Once
 }
 
 type choiceKey struct{}
@@ -119,41 +109,6 @@ type countedConn struct {
 func (c *countedConn) Close() error {
 	c.once.Do(c.host.ConnEnd)
 	return c.Conn.Close()
-}
-
-// serve runs the HTTP/2 server on one downstream connection until it ends.
-func (x *h2) serve(c *network.Conn) {
-	// golang.org/x/net/http2 serves the connection on this goroutine
-	// (the standard library's server would add an http.Server
-	// connection, its buffers and a goroutine per connection). One
-	// server pair per listener: the http.Server is only configuration
-	// and the graceful-shutdown hook.
-	x.once.Do(func() {
-		x.base = &http.Server{
-			Handler:        x,
-			MaxHeaderBytes: x.p.limits.MaxHeaderBytes,
-			IdleTimeout:    c.IdleTimeout,
-			ErrorLog:       stdlog.New(debugWriter{x.p}, "[proxy] [http2] ", 0),
-		}
-		x.srv = &http2.Server{IdleTimeout: c.IdleTimeout}
-		x.cfgErr = http2.ConfigureServer(x.base, x.srv)
-	})
-	if x.cfgErr != nil {
-		x.p.log.Errorf("[proxy] [http2] connection %d: %v", c.ID, x.cfgErr)
-		c.Close()
-		return
-	}
-	c.OnDrain(func() {
-		// GOAWAY on every connection of the listener (they all drain
-		// together), then let open streams finish.
-		x.drain.Do(func() { x.base.Shutdown(context.Background()) })
-	})
-	x.srv.ServeConn(c.Conn, &http2.ServeConnOpts{
-		Context:    context.WithValue(context.Background(), connKey{}, c),
-		BaseConfig: x.base,
-		Handler:    x,
-	})
-	c.Close()
 }
 
 type connKey struct{}

@@ -16,6 +16,7 @@ type stats struct {
 	requests *metrics.Counter
 	failed   *metrics.Counter
 	time     *metrics.Histogram
+	protoErr *metrics.Counter
 	codes    [6]*metrics.Counter // by status class: 1xx..5xx, other
 }
 
@@ -30,6 +31,7 @@ func newStats(reg *metrics.Registry, listener string) *stats {
 		requests: down.Counter("request_total"),
 		failed:   down.Counter("request_failed"),
 		time:     down.Histogram("request_time"),
+		protoErr: down.Counter("protocol_error_total"),
 	}
 	for i := 1; i <= 5; i++ {
 		st.codes[i] = down.Counter("response_" + strconv.Itoa(i) + "xx_total")
@@ -71,3 +73,7 @@ func (st *stats) record(info *accesslog.Info, httpStatus int) {
 		up.Counter("response_success").Inc()
 	}
 }
+
+// protocolError counts a connection or stream the client broke the
+// protocol on (malformed frames or headers, flow-control violations).
+func (st *stats) protocolError() { st.protoErr.Inc() }
