@@ -69,53 +69,69 @@ var (
 // buffer, and after parkAfter it is parked in the poller like HTTP/1:
 // what survives is this struct and the HPACK table.
 type h2Conn struct {
-	x      *h2
-	c      *network.Conn
+	x   *h2
+	c   *network.Conn
+	dec h2c.Decoder // the HPACK table survives parking
+
+	// What only an active connection needs: nil while it is parked,
+	// which leaves this struct small. Set and cleared with mu and wmu
+	// held; a stream's handler still running after its stream was
+	// closed checks the stream's state before it touches any of it.
+	*h2Live
+
+	// Read side, owned by the serving goroutine.
+	sawSettings bool
+	peerGoAway  bool
+	linger      bool // close after the client read our GOAWAY
+	drainPhase  int8 // 1: first GOAWAY and PING sent; 2: final GOAWAY due
+
+	mu        sync.Mutex // streams, lastID, goAwayID, the reset ring
+	lastID    uint32
+	goAwayID  uint32
+	goingAway bool
+
+	// Guarded by wmu.
+	wmu          sync.Mutex
+	werr         error
+	peerMaxFrame int32
+	sendWin      int64 // connection send window
+	peerInitWin  int64 // the peer's SETTINGS_INITIAL_WINDOW_SIZE
+	recvWin      int64 // connection receive window left to the peer
+	connCredit   int64 // consumed bytes not yet returned to the peer
+}
+
+// h2Live is the part of a connection that goes while it is parked.
+type h2Live struct {
 	ctx    context.Context
 	remote string
 	emit   func(h2c.Field)
 
 	// Read side, owned by the serving goroutine.
-	fr          *http2.Framer
-	in          h2In
-	dec         *h2c.Decoder
-	sawSettings bool
-	hdrID       uint32 // a header block in progress (CONTINUATION expected)
-	hdrEnd      bool
-	hdrSelfDep  bool
-	hdrBlock    []byte
-	fields      []h2c.Field
-	listSize    uint32
-	truncated   bool
-	invalid     bool
-	resetRing   [h2ResetMemory]uint32
-	resetNext   int
-	peerGoAway  bool
-	drainPhase  int // 1: first GOAWAY and PING sent; 2: final GOAWAY due
-	drainAt     time.Time
-	linger      bool // close after the client read our GOAWAY
+	fr         *http2.Framer
+	in         h2In
+	hdrID      uint32 // a header block in progress (CONTINUATION expected)
+	hdrEnd     bool
+	hdrSelfDep bool
+	truncated  bool
+	invalid    bool
+	listSize   uint32
+	hdrBlock   []byte
+	fields     []h2c.Field
+	drainAt    time.Time
 
-	mu        sync.Mutex // streams, lastID, goAwayID
+	// Guarded by mu.
 	streams   map[uint32]*h2Stream
-	lastID    uint32
-	goAwayID  uint32
-	goingAway bool
+	resetRing [h2ResetMemory]uint32
+	resetNext int
 
-	// Write side, guarded by wmu.
-	wmu          sync.Mutex
-	wcond        sync.Cond
-	out, spare   []byte
-	gen          uint64 // incremented whenever out is handed to the socket
-	flushing     bool
-	werr         error
-	hbuf         []byte // header block scratch
-	sendWin      int64  // connection send window
-	peerInitWin  int64  // the peer's SETTINGS_INITIAL_WINDOW_SIZE
-	peerMaxFrame int
-	recvWin      int64 // connection receive window left to the peer
-	connCredit   int64 // consumed bytes not yet returned to the peer
-	dateSec      int64
-	date         string
+	// Guarded by wmu.
+	wcond      sync.Cond
+	out, spare []byte
+	gen        uint64 // incremented whenever out is handed to the socket
+	flushing   bool
+	hbuf       []byte // header block scratch
+	dateSec    int64
+	date       string
 }
 
 // h2In buffers what the connection's socket delivered.
@@ -168,8 +184,11 @@ func (x *h2) serve(c *network.Conn) {
 		peerInitWin:  65535,
 		peerMaxFrame: 16384,
 		recvWin:      h2ConnWindow,
-		streams:      map[uint32]*h2Stream{},
 	}
+	// No string bound: strings cannot outgrow the block, whose size
+	// checkBlockSize bounds, and a list over the limit gets a 431 rather
+	// than a connection error.
+	sc.dec.Init(h2c.DefaultTableSize)
 	sc.init()
 	defer sc.recoverPanic()
 	var preface [24]byte
@@ -198,21 +217,24 @@ func (x *h2) serve(c *network.Conn) {
 
 // init sets up what a fresh or resumed connection needs.
 func (sc *h2Conn) init() {
-	sc.ctx = context.WithValue(context.Background(), connKey{}, sc.c)
-	sc.remote = sc.c.RemoteAddr().String()
-	sc.in.sc = sc
-	sc.wcond.L = &sc.wmu
-	sc.emit = sc.onField
-	if sc.dec == nil {
-		// No string bound: strings cannot outgrow the block, whose size
-		// checkBlockSize bounds, and a list over the limit gets a 431
-		// rather than a connection error.
-		sc.dec = h2c.NewDecoder(h2c.DefaultTableSize)
+	if sc.h2Live != nil {
+		return
 	}
+	l := &h2Live{
+		ctx:     context.WithValue(context.Background(), connKey{}, sc.c),
+		remote:  sc.c.RemoteAddr().String(),
+		streams: map[uint32]*h2Stream{},
+	}
+	l.in.sc = sc
+	l.wcond.L = &sc.wmu
+	l.emit = sc.onField
+	l.fr = http2.NewFramer(io.Discard, &l.in)
+	l.fr.SetMaxReadFrameSize(h2MaxFrame)
+	l.fr.SetReuseFrames()
 	sc.mu.Lock()
-	if sc.streams == nil {
-		sc.streams = map[uint32]*h2Stream{}
-	}
+	sc.wmu.Lock()
+	sc.h2Live = l
+	sc.wmu.Unlock()
 	sc.mu.Unlock()
 }
 
@@ -241,11 +263,6 @@ func (sc *h2Conn) recoverPanic() {
 
 // loop reads and handles frames until the connection ends or is parked.
 func (sc *h2Conn) loop() {
-	if sc.fr == nil {
-		sc.fr = http2.NewFramer(io.Discard, &sc.in)
-		sc.fr.SetMaxReadFrameSize(h2MaxFrame)
-		sc.fr.SetReuseFrames()
-	}
 	for {
 		if sc.drainPhase == 0 && sc.c.Draining() {
 			sc.startDrain()
@@ -836,7 +853,7 @@ func (sc *h2Conn) onSettings(f *http2.SettingsFrame) error {
 			}
 		case http2.SettingMaxFrameSize:
 			sc.wmu.Lock()
-			sc.peerMaxFrame = int(s.Val)
+			sc.peerMaxFrame = int32(s.Val)
 			sc.wmu.Unlock()
 		}
 		// HEADER_TABLE_SIZE: our encoder uses no dynamic table.
@@ -1144,20 +1161,20 @@ func (sc *h2Conn) park(waited time.Duration) bool {
 	if !quiet {
 		return false
 	}
-	sc.fr = nil
-	sc.fields = nil
-	sc.dec.Compact()
+	sc.in.release()
+	sc.dec.Pack()
 	sc.mu.Lock()
-	if len(sc.streams) == 0 {
-		sc.streams = nil
-	}
+	sc.wmu.Lock()
+	l := sc.h2Live
+	sc.h2Live = nil
+	sc.wmu.Unlock()
 	sc.mu.Unlock()
-	sc.ctx, sc.emit = nil, nil
 	if !c.Park(idle, true, sc.resume) {
-		sc.init()
-		sc.fr = http2.NewFramer(io.Discard, &sc.in)
-		sc.fr.SetMaxReadFrameSize(h2MaxFrame)
-		sc.fr.SetReuseFrames()
+		sc.mu.Lock()
+		sc.wmu.Lock()
+		sc.h2Live = l
+		sc.wmu.Unlock()
+		sc.mu.Unlock()
 		return false
 	}
 	return true
@@ -1237,8 +1254,10 @@ func (sc *h2Conn) resetStream(st *h2Stream, code http2.ErrCode) {
 // remember notes a stream we reset, whose in-flight frames are ignored.
 func (sc *h2Conn) remember(id uint32) {
 	sc.mu.Lock()
-	sc.resetRing[sc.resetNext] = id
-	sc.resetNext = (sc.resetNext + 1) % h2ResetMemory
+	if sc.h2Live != nil {
+		sc.resetRing[sc.resetNext] = id
+		sc.resetNext = (sc.resetNext + 1) % h2ResetMemory
+	}
 	sc.mu.Unlock()
 }
 
@@ -1302,7 +1321,7 @@ func (sc *h2Conn) closeStream(st *h2Stream, err error) {
 func (sc *h2Conn) simpleResponse(id uint32, status int, reset bool) {
 	sc.wmu.Lock()
 	sc.hbuf = h2c.AppendField(sc.hbuf[:0], h2c.Field{Name: ":status", Value: strconv.Itoa(status)})
-	sc.out = h2c.AppendHeaders(sc.out, id, true, sc.hbuf, sc.peerMaxFrame)
+	sc.out = h2c.AppendHeaders(sc.out, id, true, sc.hbuf, int(sc.peerMaxFrame))
 	if reset {
 		sc.out = h2c.AppendRSTStream(sc.out, id, uint32(http2.ErrCodeNo))
 	}
@@ -1472,7 +1491,7 @@ func (w *h2rw) informational(code int, h http.Header) {
 		return
 	}
 	sc.hbuf = appendHead(sc.hbuf[:0], code, h, nil, "")
-	sc.out = h2c.AppendHeaders(sc.out, w.st.id, false, sc.hbuf, sc.peerMaxFrame)
+	sc.out = h2c.AppendHeaders(sc.out, w.st.id, false, sc.hbuf, int(sc.peerMaxFrame))
 	w.st.lastData = -1
 	sc.flushLocked()
 }
@@ -1542,7 +1561,7 @@ func (w *h2rw) sendHeadLocked(end bool, sniff []byte) {
 	if date != "" {
 		sc.hbuf = h2c.AppendField(sc.hbuf, h2c.Field{Name: "date", Value: date})
 	}
-	sc.out = h2c.AppendHeaders(sc.out, w.st.id, end, sc.hbuf, sc.peerMaxFrame)
+	sc.out = h2c.AppendHeaders(sc.out, w.st.id, end, sc.hbuf, int(sc.peerMaxFrame))
 	w.st.lastData = -1
 	if end {
 		w.st.ended = true
@@ -1680,7 +1699,7 @@ func (w *h2rw) finish() {
 	case st.ended:
 	case len(trailers) > 0:
 		sc.hbuf = appendHead(sc.hbuf[:0], 0, w.hdr, trailers, "")
-		sc.out = h2c.AppendHeaders(sc.out, st.id, true, sc.hbuf, sc.peerMaxFrame)
+		sc.out = h2c.AppendHeaders(sc.out, st.id, true, sc.hbuf, int(sc.peerMaxFrame))
 	case st.lastData >= 0 && st.lastGen == sc.gen && st.lastData+4 < len(sc.out):
 		sc.out[st.lastData+4] |= h2c.FlagEndStream
 	default:

@@ -6,7 +6,9 @@
 package http2
 
 import (
+	"encoding/binary"
 	"errors"
+	"unsafe"
 
 	"golang.org/x/net/http2/hpack"
 )
@@ -46,6 +48,9 @@ func (f Field) Size() uint32 { return uint32(len(f.Name)+len(f.Value)) + entryOv
 // ready: use NewDecoder.
 type Decoder struct {
 	ents []Field // oldest first
+	// packed holds the entries instead of ents after Pack, until the
+	// next Decode.
+	packed string
 	size uint32  // sum of the entries' sizes
 	// max is the table size currently in force (set by the peer's size
 	// updates); limit is what our SETTINGS_HEADER_TABLE_SIZE allows.
@@ -57,19 +62,31 @@ type Decoder struct {
 
 // NewDecoder returns a decoder whose table may grow to limit bytes.
 func NewDecoder(limit uint32) *Decoder {
-	return &Decoder{max: limit, limit: limit}
+	d := &Decoder{}
+	d.Init(limit)
+	return d
+}
+
+// Init makes d an empty decoder whose table may grow to limit bytes (for
+// a Decoder held by value).
+func (d *Decoder) Init(limit uint32) {
+	*d = Decoder{max: limit, limit: limit}
 }
 
 // TableSize reports the bytes the dynamic table holds (RFC 7541 sizes).
 func (d *Decoder) TableSize() uint32 { return d.size }
 
 // Entries reports how many fields the dynamic table holds.
-func (d *Decoder) Entries() int { return len(d.ents) }
+func (d *Decoder) Entries() int {
+	d.unpack()
+	return len(d.ents)
+}
 
 // Decode decodes one complete header block, calling emit for each field
 // in order. A block that fails leaves the table in an unknown state; the
 // connection must end with COMPRESSION_ERROR.
 func (d *Decoder) Decode(b []byte, emit func(Field)) error {
+	d.unpack()
 	first := true
 	for len(b) > 0 {
 		c := b[0]
@@ -125,6 +142,7 @@ func (d *Decoder) Decode(b []byte, emit func(Field)) error {
 // SetLimit changes the table size our settings allow (after the peer
 // acknowledged them); entries beyond it are evicted.
 func (d *Decoder) SetLimit(v uint32) {
+	d.unpack()
 	d.limit = v
 	if d.max > v {
 		d.max = v
@@ -241,6 +259,78 @@ func (d *Decoder) Compact() {
 		}
 		d.ents = append([]Field(nil), d.ents...)
 	}
+}
+
+// Pack stores the table's entries in one string, for a connection about
+// to sit idle: a single allocation instead of the entry slice and a
+// string per name and value. The next use unpacks it; names and values
+// then share the packed string.
+func (d *Decoder) Pack() {
+	if d.packed != "" || len(d.ents) == 0 {
+		d.Compact()
+		return
+	}
+	n := 0
+	for _, e := range d.ents {
+		n += uvarintLen(len(e.Name)) + len(e.Name) + uvarintLen(len(e.Value)) + len(e.Value)
+	}
+	b := make([]byte, 0, n)
+	for _, e := range d.ents {
+		b = binary.AppendUvarint(b, uint64(len(e.Name)))
+		b = append(b, e.Name...)
+		b = binary.AppendUvarint(b, uint64(len(e.Value)))
+		b = append(b, e.Value...)
+	}
+	d.packed = unsafe.String(unsafe.SliceData(b), len(b))
+	d.ents = nil
+}
+
+func (d *Decoder) unpack() {
+	if d.packed == "" {
+		return
+	}
+	p := d.packed
+	d.packed = ""
+	n := 0
+	for q := p; len(q) > 0; n++ {
+		q = skipString(skipString(q))
+	}
+	d.ents = make([]Field, 0, n)
+	for len(p) > 0 {
+		var f Field
+		f.Name, p = readPacked(p)
+		f.Value, p = readPacked(p)
+		d.ents = append(d.ents, f)
+	}
+}
+
+func readPacked(p string) (string, string) {
+	var l, shift uint
+	i := 0
+	for ; ; i++ {
+		c := p[i]
+		l |= uint(c&0x7f) << shift
+		if c < 0x80 {
+			break
+		}
+		shift += 7
+	}
+	p = p[i+1:]
+	return p[:l], p[l:]
+}
+
+func skipString(p string) string {
+	_, rest := readPacked(p)
+	return rest
+}
+
+func uvarintLen(n int) int {
+	l := 1
+	for n >= 0x80 {
+		n >>= 7
+		l++
+	}
+	return l
 }
 
 // readInt decodes an HPACK integer with an n-bit prefix (RFC 7541 §5.1).

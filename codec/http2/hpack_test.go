@@ -674,3 +674,44 @@ func TestAppendFieldInteger(t *testing.T) {
 		}
 	}
 }
+
+// TestPackBetweenBlocks decodes the RFC 7541 series with the table packed
+// (as a parked connection's) before every block: the fields, the table
+// size and the entry count match a decoder that never packs.
+func TestPackBetweenBlocks(t *testing.T) {
+	tests := []struct {
+		name   string
+		limit  uint32
+		blocks [][]byte
+	}{
+		{"C.3", DefaultTableSize, c3Blocks},
+		{"C.4", DefaultTableSize, c4Blocks},
+		{"C.5", 256, c5Blocks},
+		{"C.6", 256, c6Blocks},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			packed, plain := NewDecoder(tt.limit), NewDecoder(tt.limit)
+			for i, b := range tt.blocks {
+				packed.Pack()
+				if i > 0 && packed.packed == "" {
+					t.Fatalf("block %d: Pack left the table unpacked", i)
+				}
+				var got, want []Field
+				if err := packed.Decode(b, func(f Field) { got = append(got, f) }); err != nil {
+					t.Fatalf("block %d: packed decoder: %v", i, err)
+				}
+				if err := plain.Decode(b, func(f Field) { want = append(want, f) }); err != nil {
+					t.Fatalf("block %d: plain decoder: %v", i, err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("block %d: fields %v, want %v", i, got, want)
+				}
+				if packed.TableSize() != plain.TableSize() || packed.Entries() != plain.Entries() {
+					t.Fatalf("block %d: table %d B/%d entries, want %d B/%d", i,
+						packed.TableSize(), packed.Entries(), plain.TableSize(), plain.Entries())
+				}
+			}
+		})
+	}
+}
