@@ -51,7 +51,7 @@ type Decoder struct {
 	// packed holds the entries instead of ents after Pack, until the
 	// next Decode.
 	packed string
-	size uint32  // sum of the entries' sizes
+	size   uint32 // sum of the entries' sizes
 	// max is the table size currently in force (set by the peer's size
 	// updates); limit is what our SETTINGS_HEADER_TABLE_SIZE allows.
 	max, limit uint32
