@@ -30,7 +30,7 @@ var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 type h2 struct {
 	p       *Proxy
 	rp      *httputil.ReverseProxy
-	up1     *http.Transport
+	up1     http.RoundTripper
 	up2     *http.Transport
 	useH2Up bool
 }
@@ -64,10 +64,9 @@ func newH2(p *Proxy, upstreamH2 bool) *h2 {
 		}
 		return &countedConn{Conn: c, host: h}, nil
 	}
-	var p1, p2 http.Protocols
-	p1.SetHTTP1(true)
+	var p2 http.Protocols
 	p2.SetUnencryptedHTTP2(true)
-	x.up1 = &http.Transport{DialContext: dial, Protocols: &p1, MaxIdleConnsPerHost: maxIdlePerHost, IdleConnTimeout: 90 * time.Second}
+	x.up1 = h1Transport{p: p}
 	x.up2 = &http.Transport{DialContext: dial, Protocols: &p2, MaxIdleConnsPerHost: maxIdlePerHost, IdleConnTimeout: 90 * time.Second}
 	x.rp = &httputil.ReverseProxy{
 		Rewrite:   func(*httputil.ProxyRequest) {},

@@ -1,0 +1,363 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+
+	"mosn.dev/proxy/codec/http1"
+)
+
+// h1Transport sends requests that arrived as HTTP/2 streams to HTTP/1.1
+// upstreams over the proxy's own connection pool (the one HTTP/1
+// downstream connections use, with our HTTP/1 codec): the stream's
+// goroutine writes the request and reads the answer itself, where
+// net/http's transport hands each to one of two goroutines per
+// connection. The host was chosen by h2.RoundTrip (the choice travels in
+// the request's context); a reused connection the upstream closed
+// meanwhile is replaced once, before anything of the answer was read.
+type h1Transport struct{ p *Proxy }
+
+// errUpstreamClosed: the upstream closed or broke the connection before
+// its answer was complete.
+var errUpstreamClosed = errors.New("upstream connection closed")
+
+// aLongTimeAgo makes blocked reads and writes fail at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (t h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ch, _ := req.Context().Value(choiceKey{}).(*choice)
+	if ch == nil || ch.host == nil {
+		return nil, errors.New("no upstream host chosen")
+	}
+	br := t.p.breakers.Get(ch.cl.Config())
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	for attempt := 0; ; attempt++ {
+		uc, reused, err := t.p.pools.get(ch.cl, ch.host, t.p.limits, br)
+		if errors.Is(err, errConnOverflow) {
+			return nil, errOverflow
+		}
+		if err != nil {
+			return nil, err
+		}
+		ch.info.UpstreamLocalAddress = uc.LocalAddr().String()
+		resp, sent, err := t.exchange(uc, req, hasBody)
+		if err != nil && reused && !sent && attempt == 0 && req.Context().Err() == nil {
+			continue // the pooled connection was stale
+		}
+		return resp, err
+	}
+}
+
+// exchange writes the request on uc and reads the answer's head. sent
+// reports whether the upstream may have acted on the request: a body was
+// (partly) sent or any byte of an answer arrived.
+func (t h1Transport) exchange(uc *upConn, req *http.Request, hasBody bool) (resp *http.Response, sent bool, err error) {
+	stop := context.AfterFunc(req.Context(), func() { uc.SetDeadline(aLongTimeAgo) })
+	fail := func(e error) (*http.Response, bool, error) {
+		stop()
+		uc.close()
+		if ctxErr := req.Context().Err(); ctxErr != nil {
+			e = ctxErr
+		}
+		return nil, sent, e
+	}
+	uc.requests++
+	uc.SetDeadline(time.Time{})
+
+	// Request head.
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	uc.out = append(uc.out[:0], req.Method...)
+	uc.out = append(uc.out, ' ')
+	uc.out = append(uc.out, req.URL.RequestURI()...)
+	uc.out = append(uc.out, " HTTP/1.1\r\nHost: "...)
+	uc.out = append(uc.out, host...)
+	uc.out = append(uc.out, '\r', '\n')
+	for k, vs := range req.Header {
+		switch k {
+		case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive",
+			"Proxy-Connection", "Upgrade", "Trailer":
+			continue
+		}
+		for _, v := range vs {
+			if httpguts.ValidHeaderFieldValue(v) {
+				uc.out = append(uc.out, k...)
+				uc.out = append(uc.out, ':', ' ')
+				uc.out = append(uc.out, v...)
+				uc.out = append(uc.out, '\r', '\n')
+			}
+		}
+	}
+	chunked := false
+	switch {
+	case hasBody && req.ContentLength > 0:
+		uc.out = append(uc.out, "Content-Length: "...)
+		uc.out = strconv.AppendInt(uc.out, req.ContentLength, 10)
+		uc.out = append(uc.out, '\r', '\n')
+	case hasBody:
+		chunked = true
+		uc.out = append(uc.out, "Transfer-Encoding: chunked\r\n"...)
+		if len(req.Trailer) > 0 {
+			uc.out = append(uc.out, "Trailer: "...)
+			first := true
+			for k := range req.Trailer {
+				if !first {
+					uc.out = append(uc.out, ", "...)
+				}
+				uc.out = append(uc.out, k...)
+				first = false
+			}
+			uc.out = append(uc.out, '\r', '\n')
+		}
+	case req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch:
+		uc.out = append(uc.out, "Content-Length: 0\r\n"...)
+	}
+	uc.out = append(uc.out, '\r', '\n')
+
+	// Request body, streamed: each piece the client sent goes out as it
+	// comes (a gRPC or other streaming client waits for answers).
+	if hasBody {
+		bp := bufPool.Get().(*[]byte)
+		var n int64
+		for {
+			k, rerr := req.Body.Read((*bp)[:min(len(*bp), 32<<10)])
+			if k > 0 {
+				n += int64(k)
+				if chunked {
+					uc.out = http1.AppendChunk(uc.out, (*bp)[:k])
+				} else {
+					uc.out = append(uc.out, (*bp)[:k]...)
+				}
+			}
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil {
+				bufPool.Put(bp)
+				return fail(rerr)
+			}
+			if err := uc.flush(); err != nil {
+				bufPool.Put(bp)
+				sent = true
+				return fail(err)
+			}
+			sent = true
+		}
+		bufPool.Put(bp)
+		if !chunked && n != req.ContentLength {
+			return fail(errors.New("request body shorter than its content-length"))
+		}
+		if chunked {
+			uc.out = append(uc.out, "0\r\n"...)
+			for k, vs := range req.Trailer {
+				for _, v := range vs {
+					if httpguts.ValidHeaderFieldName(k) && httpguts.ValidHeaderFieldValue(v) {
+						uc.out = append(uc.out, k...)
+						uc.out = append(uc.out, ':', ' ')
+						uc.out = append(uc.out, v...)
+						uc.out = append(uc.out, '\r', '\n')
+					}
+				}
+			}
+			uc.out = append(uc.out, '\r', '\n')
+		}
+	}
+	if err := uc.flush(); err != nil {
+		return fail(err)
+	}
+
+	// Response head (1xx answers skipped).
+	method := []byte(req.Method)
+	uc.parser.Reset()
+	uc.parser.SetRequestMethod(method)
+	for {
+		if uc.buf != nil && uc.r < uc.w {
+			sent = true
+			n, err := uc.parser.Parse(uc.in())
+			if err == nil {
+				uc.r += n
+				if st := uc.parser.Header().Status(); st >= 100 && st < 200 {
+					uc.parser.Reset()
+					uc.parser.SetRequestMethod(method)
+					continue
+				}
+				break
+			}
+			if err != http1.ErrNeedMore {
+				t.p.log.Warnf("[proxy] [http2] bad response from %s: %v", uc.host.Address(), err)
+				return fail(err)
+			}
+		}
+		if err := uc.fill(); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errUpstreamClosed
+			}
+			return fail(err)
+		}
+	}
+	rh := uc.parser.Header()
+	framing := uc.parser.Framing()
+	resp = &http.Response{
+		StatusCode: rh.Status(),
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     make(http.Header, rh.Len()),
+		Request:    req,
+	}
+	resp.Status = strconv.Itoa(resp.StatusCode) + " " + string(rh.Reason())
+	rh.Range(func(name, value []byte) bool {
+		k := http.CanonicalHeaderKey(string(name))
+		switch k {
+		case "Transfer-Encoding", "Connection", "Keep-Alive":
+			return true
+		case "Trailer":
+			// Announced trailers become resp.Trailer, as net/http does.
+			for _, tk := range strings.Split(string(value), ",") {
+				if tk = strings.TrimSpace(tk); tk != "" {
+					if resp.Trailer == nil {
+						resp.Trailer = http.Header{}
+					}
+					resp.Trailer[http.CanonicalHeaderKey(tk)] = nil
+				}
+			}
+			return true
+		}
+		resp.Header[k] = append(resp.Header[k], string(value))
+		return true
+	})
+	body := &h1RespBody{t: t, uc: uc, stop: stop, resp: resp, kind: framing.Kind}
+	switch framing.Kind {
+	case http1.BodyNone:
+		resp.ContentLength = 0
+		if req.Method == http.MethodHead {
+			resp.ContentLength = -1
+			if v := rh.Status(); v != http.StatusNoContent && v != http.StatusNotModified {
+				if l, ok := rh.Get("content-length"); ok {
+					if n, err := strconv.ParseInt(string(l), 10, 64); err == nil {
+						resp.ContentLength = n
+					}
+				}
+			}
+		}
+		resp.Body = http.NoBody
+		body.finish()
+		return resp, true, nil
+	case http1.BodyLength:
+		resp.ContentLength = framing.Length
+	default:
+		resp.ContentLength = -1
+	}
+	uc.body.Reset(framing, t.p.limits)
+	resp.Body = body
+	return resp, true, nil
+}
+
+// h1RespBody streams an HTTP/1.1 answer's body off the upstream
+// connection, which goes back to the pool once the body is complete.
+type h1RespBody struct {
+	t    h1Transport
+	uc   *upConn
+	stop func() bool
+	resp *http.Response
+	kind http1.BodyKind
+	done bool
+	err  error
+}
+
+func (b *h1RespBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	uc := b.uc
+	for {
+		if uc.body.Done() {
+			b.finish()
+			return 0, io.EOF
+		}
+		if uc.buf != nil && uc.r < uc.w {
+			// Decoded bytes never outnumber the input, so at most
+			// len(p) of it fills p without overflowing.
+			in := uc.in()
+			if len(in) > len(p) {
+				in = in[:len(p)]
+			}
+			got := 0
+			n, _, err := uc.body.Decode(in, func(q []byte) { got += copy(p[got:], q) })
+			uc.r += n
+			if err != nil {
+				return 0, b.fail(err)
+			}
+			if got > 0 {
+				if uc.body.Done() {
+					b.finish()
+				}
+				return got, nil
+			}
+			if n > 0 {
+				continue
+			}
+		}
+		if err := uc.fill(); err != nil {
+			if b.kind == http1.BodyUntilClose && errors.Is(err, io.EOF) {
+				b.finish()
+				return 0, io.EOF
+			}
+			return 0, b.fail(errUpstreamClosed)
+		}
+	}
+}
+
+// finish hands the connection back (or closes it) after a complete body
+// and copies the trailers.
+func (b *h1RespBody) finish() {
+	if b.done {
+		return
+	}
+	b.done = true
+	// A cancellation that fired meanwhile may still set a deadline on
+	// the connection: then it is not reused.
+	reusable := b.stop()
+	uc := b.uc
+	if b.resp.Trailer != nil && b.kind == http1.BodyChunked {
+		uc.body.Trailers().Range(func(name, value []byte) bool {
+			k := http.CanonicalHeaderKey(string(name))
+			b.resp.Trailer[k] = append(b.resp.Trailer[k], string(value))
+			return true
+		})
+	}
+	if reusable && uc.parser.KeepAlive() && b.kind != http1.BodyUntilClose && uc.r == uc.w {
+		uc.SetDeadline(time.Time{})
+		b.t.p.pools.put(uc)
+	} else {
+		uc.close()
+	}
+}
+
+func (b *h1RespBody) fail(err error) error {
+	b.err = err
+	b.stop()
+	b.uc.close()
+	return err
+}
+
+// Close abandons a body not read to its end: its connection cannot be
+// reused.
+func (b *h1RespBody) Close() error {
+	if !b.done && b.err == nil {
+		b.fail(errUpstreamClosed)
+	}
+	return nil
+}
