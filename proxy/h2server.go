@@ -195,7 +195,13 @@ func (x *h2) serve(c *network.Conn) {
 	if t := c.IdleTimeout; t > 0 {
 		c.SetReadDeadline(time.Now().Add(t))
 	}
-	if _, err := io.ReadFull(c.Conn, preface[:]); err != nil || string(preface[:]) != string(http2Preface) {
+	if n, err := io.ReadFull(c.Conn, preface[:]); err != nil || string(preface[:]) != string(http2Preface) {
+		if n == 0 {
+			// A connection closed (or timed out) before a byte, as
+			// health checks do, is no protocol error.
+			c.Close()
+			return
+		}
 		x.p.stats.protocolError()
 		lingerClose(c)
 		return
@@ -479,6 +485,14 @@ func (sc *h2Conn) endHeaders() error {
 	}
 	if st := sc.stream(id); st != nil {
 		if st.remoteDone.Load() {
+			sc.wmu.Lock()
+			ended := st.ended
+			sc.wmu.Unlock()
+			if ended {
+				// Both sides ended the stream: it is closed even if
+				// its goroutine has not removed it yet (RFC 9113 §5.1).
+				return http2.ConnectionError(http2.ErrCodeStreamClosed)
+			}
 			return http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed}
 		}
 		if !end || sc.truncated {
@@ -705,16 +719,21 @@ func (sc *h2Conn) onTrailers(st *h2Stream) error {
 	if st.declared >= 0 && st.got != st.declared {
 		return http2.StreamError{StreamID: st.id, Code: http2.ErrCodeProtocol}
 	}
-	st.bmu.Lock()
-	if tr := st.req.Trailer; tr != nil {
+	// Kept apart from the request (its handler copies req.Trailer when
+	// it clones the request): Read hands them over at the end of the
+	// body, on the reading goroutine.
+	if st.req.Trailer != nil {
+		tr := http.Header{}
 		for _, f := range sc.fields {
 			k := http.CanonicalHeaderKey(f.Name)
 			if httpguts.ValidTrailerHeader(k) {
 				tr[k] = append(tr[k], f.Value)
 			}
 		}
+		st.bmu.Lock()
+		st.trailers = tr
+		st.bmu.Unlock()
 	}
-	st.bmu.Unlock()
 	sc.remoteEnd(st)
 	return nil
 }
@@ -1204,6 +1223,15 @@ func (sc *h2Conn) resume(r network.WakeReason) {
 // shutdown closes the connection and fails every open stream.
 func (sc *h2Conn) shutdown() {
 	sc.wmu.Lock()
+	if sc.werr == nil && (sc.flushing || len(sc.out) > 0) {
+		// What is queued (a GOAWAY) goes out first; a second at most,
+		// for a client that does not read.
+		sc.c.SetWriteDeadline(time.Now().Add(time.Second))
+		for sc.flushing {
+			sc.wcond.Wait()
+		}
+		sc.flushLocked()
+	}
 	if sc.werr == nil {
 		sc.werr = errH2Closed
 	}
@@ -1229,8 +1257,13 @@ func (sc *h2Conn) shutdown() {
 // resetID resets a stream by id (a stream error on a frame).
 func (sc *h2Conn) resetID(id uint32, code http2.ErrCode) {
 	if st := sc.stream(id); st != nil {
-		sc.resetStream(st, code)
-		return
+		sc.wmu.Lock()
+		closed := st.closed
+		sc.wmu.Unlock()
+		if !closed {
+			sc.resetStream(st, code)
+			return
+		}
 	}
 	sc.remember(id)
 	sc.wmu.Lock()
@@ -1377,6 +1410,10 @@ type h2Stream struct {
 	buffered   int64 // received, not yet read
 	berr       error // io.EOF after END_STREAM, or why the stream ended
 	bodyClosed bool
+	// trailers arrived with END_STREAM; trailerDst is the forwarded
+	// request's Trailer, filled at the end of the body (see SetTrailerDst).
+	trailers   http.Header
+	trailerDst http.Header
 
 	remoteDone atomic.Bool // END_STREAM received
 }
@@ -1430,8 +1467,22 @@ func (st *h2Stream) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	err := st.berr
+	if err == io.EOF && st.trailerDst != nil {
+		for k, vs := range st.trailers {
+			st.trailerDst[k] = vs
+		}
+		st.trailerDst = nil
+	}
 	st.bmu.Unlock()
 	return 0, err
+}
+
+// setTrailerDst names the map the request trailers go to once the body
+// is read to its end: the Trailer of the request the transport sends.
+func (st *h2Stream) setTrailerDst(dst http.Header) {
+	st.bmu.Lock()
+	st.trailerDst = dst
+	st.bmu.Unlock()
 }
 
 // Close discards the rest of the request body.
@@ -1457,6 +1508,8 @@ type h2rw struct {
 	status int
 	sent   bool
 	head   bool // a HEAD request: the body is dropped
+	// sent100: a 100 Continue went out.
+	sent100 bool
 	// trailers declared by the "Trailer" header when the head was sent.
 	trailers []string
 }
@@ -1484,6 +1537,14 @@ func (w *h2rw) WriteHeader(code int) {
 
 // informational sends a 1xx head now.
 func (w *h2rw) informational(code int, h http.Header) {
+	if code == http.StatusContinue {
+		// Ours when the body is first read, and the upstream's relayed:
+		// one is enough.
+		if w.sent100 {
+			return
+		}
+		w.sent100 = true
+	}
 	sc := w.st.sc
 	sc.wmu.Lock()
 	defer sc.wmu.Unlock()

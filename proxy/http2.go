@@ -69,7 +69,13 @@ func newH2(p *Proxy, upstreamH2 bool) *h2 {
 	x.up1 = h1Transport{p: p}
 	x.up2 = &http.Transport{DialContext: dial, Protocols: &p2, MaxIdleConnsPerHost: maxIdlePerHost, IdleConnTimeout: 90 * time.Second}
 	x.rp = &httputil.ReverseProxy{
-		Rewrite:   func(*httputil.ProxyRequest) {},
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			// Request trailers of an HTTP/2 stream arrive after the
+			// request was cloned: they go into the clone sent upstream.
+			if st, ok := pr.In.Body.(*h2Stream); ok && pr.Out.Trailer != nil {
+				st.setTrailerDst(pr.Out.Trailer)
+			}
+		},
 		Transport: x,
 		// Zero, not -1: responses of unknown length (gRPC, SSE) are flushed
 		// per write anyway, and -1 makes net/http flush the head of a
