@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
-	stdlog "log"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httputil"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,12 +23,12 @@ import (
 var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 
 // h2 serves HTTP/2 (h2c, prior knowledge) downstream connections with our
-// own server (h2server.go), and forwards requests with
-// net/http transports (HTTP/1.1 or h2c upstream), choosing the host with
-// the cluster's load balancer for every request.
+// own server (h2server.go), and forwards requests itself: to HTTP/1.1
+// upstreams through our own codec and pool (h1transport.go), to h2c ones
+// through net/http's HTTP/2 transport, choosing the host with the
+// cluster's load balancer for every request.
 type h2 struct {
 	p       *Proxy
-	rp      *httputil.ReverseProxy
 	up1     http.RoundTripper
 	up2     *http.Transport
 	useH2Up bool
@@ -68,39 +67,7 @@ func newH2(p *Proxy, upstreamH2 bool) *h2 {
 	p2.SetUnencryptedHTTP2(true)
 	x.up1 = h1Transport{p: p}
 	x.up2 = &http.Transport{DialContext: dial, Protocols: &p2, MaxIdleConnsPerHost: maxIdlePerHost, IdleConnTimeout: 90 * time.Second}
-	x.rp = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			// Request trailers of an HTTP/2 stream arrive after the
-			// request was cloned: they go into the clone sent upstream.
-			if st, ok := pr.In.Body.(*h2Stream); ok && pr.Out.Trailer != nil {
-				st.setTrailerDst(pr.Out.Trailer)
-			}
-		},
-		Transport: x,
-		// Zero, not -1: responses of unknown length (gRPC, SSE) are flushed
-		// per write anyway, and -1 makes net/http flush the head of a
-		// body-less answer early, splitting a gRPC trailers-only error
-		// into headers plus an empty DATA frame.
-		FlushInterval: 0,
-		// Without a pool ReverseProxy allocates a 32 KiB copy buffer for
-		// every response, which made 3/4 of the HTTP/2 path's garbage.
-		BufferPool:   rpBufs{},
-		ErrorHandler: x.errorHandler,
-		ErrorLog:     stdlog.New(debugWriter{p}, "[proxy] [http2] ", 0),
-	}
 	return x
-}
-
-// rpBufs lends ReverseProxy the proxy's pooled I/O buffers.
-type rpBufs struct{}
-
-func (rpBufs) Get() []byte { return *bufPool.Get().(*[]byte) }
-
-func (rpBufs) Put(b []byte) {
-	if cap(b) == bufSize {
-		b = b[:bufSize]
-		bufPool.Put(&b)
-	}
 }
 
 // countedConn keeps the host's active-connection count right for
@@ -236,14 +203,21 @@ func (x *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "cluster "+clusterName+" not found", http.StatusServiceUnavailable)
 		return
 	}
-	out := r.Clone(context.WithValue(r.Context(), choiceKey{}, ch))
+	// A shallow copy: the header is copied only when the route changes
+	// it (the access log reads the request as the client sent it).
+	out := r.WithContext(context.WithValue(r.Context(), choiceKey{}, ch))
+	u := *r.URL
+	out.URL = &u
 	out.URL.Scheme = "http"
 	out.URL.Host = "upstream"
 	if route != nil {
 		if np, ok := route.RewritePath(req); ok {
 			out.URL.Path, out.URL.RawPath = np, ""
 		}
-		route.RequestHeaderOps().Apply(headerMap(out.Header))
+		if ops := route.RequestHeaderOps(); !ops.Empty() {
+			out.Header = r.Header.Clone()
+			ops.Apply(headerMap(out.Header))
+		}
 		if k, ok := route.HashKey(req, hostOnly(addrOf(c))); ok {
 			ch.lbctx.HashKey, ch.lbctx.HasHash = k, true
 		}
@@ -276,26 +250,82 @@ func addrOf(c *network.Conn) net.Addr {
 
 // forward runs the reverse proxy with the route's response header ops.
 func (x *h2) forward(w http.ResponseWriter, out *http.Request, route *router.Route, flt *h2Filters) {
-	rp := *x.rp
-	if route != nil || flt != nil {
-		rp.ModifyResponse = func(resp *http.Response) error {
-			if route != nil {
-				route.ResponseHeaderOps().Apply(headerMap(resp.Header))
-			}
-			if flt != nil {
-				flt.resp = resp
-				flt.chain.Append(out.Context(), flt)
-			}
-			return nil
-		}
-	}
 	if route != nil {
 		if host, ok := route.HostRewrite(h2Req{out}, ""); ok && host != "" {
 			out.Host = host
 		}
 	}
-	rp.ServeHTTP(w, out)
+	if st, ok := out.Body.(*h2Stream); ok && out.Trailer != nil {
+		// Request trailers arrive after the request was built: they go
+		// into the request the transport sends, at the end of the body.
+		st.setTrailerDst(out.Trailer)
+	}
+	resp, err := x.RoundTrip(out)
+	if err != nil {
+		x.errorHandler(w, out, err)
+		return
+	}
+	defer resp.Body.Close()
+	for _, k := range hopByHopResponse {
+		delete(resp.Header, k)
+	}
+	if route != nil {
+		route.ResponseHeaderOps().Apply(headerMap(resp.Header))
+	}
+	if flt != nil {
+		flt.resp = resp
+		flt.chain.Append(out.Context(), flt)
+	}
+	h := w.Header()
+	for k, vs := range resp.Header {
+		h[k] = vs
+	}
+	var declared []string
+	if len(resp.Trailer) > 0 {
+		for k := range resp.Trailer {
+			declared = append(declared, k)
+		}
+		h["Trailer"] = []string{strings.Join(declared, ", ")}
+	}
+	w.WriteHeader(resp.StatusCode)
+	// Answers of unknown length (gRPC, server-sent events) are passed on
+	// as they come; others leave the writer to batch.
+	flush := resp.ContentLength < 0
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	for {
+		n, rerr := resp.Body.Read(*bp)
+		if n > 0 {
+			if _, werr := w.Write((*bp)[:n]); werr != nil {
+				return // the client went away or reset the stream
+			}
+			if flush {
+				http.NewResponseController(w).Flush()
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			// The answer broke off after its head went out: the
+			// stream is reset rather than ended as if complete.
+			x.p.log.Debugf("[proxy] [http2] %s %s: upstream body: %v", out.Method, out.URL.Path, rerr)
+			panic(http.ErrAbortHandler)
+		}
+	}
+	resp.Body.Close() // fills resp.Trailer
+	for k, vs := range resp.Trailer {
+		if slices.Contains(declared, k) {
+			h[k] = vs
+		} else {
+			h[http.TrailerPrefix+k] = vs
+		}
+	}
 }
+
+// hopByHopResponse are the answer's connection-specific fields, which are
+// not relayed (RFC 9110 §7.6.1).
+var hopByHopResponse = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade", "Te", "Trailer"}
 
 var (
 	errNoHost   = errors.New("no healthy upstream")
@@ -426,13 +456,4 @@ func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 
 func (w *countingWriter) Flush() {
 	http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// debugWriter sends net/http's own log lines (client resets, bad
-// prefaces) to the error log at DEBUG instead of the process's stderr.
-type debugWriter struct{ p *Proxy }
-
-func (w debugWriter) Write(b []byte) (int, error) {
-	w.p.log.Debugf("%s", strings.TrimRight(string(b), "\n"))
-	return len(b), nil
 }
