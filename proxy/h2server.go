@@ -995,6 +995,9 @@ func (sc *h2Conn) fill() error {
 		if err := sc.idle(); err != nil {
 			return err
 		}
+		if sc.in.w > sc.in.r {
+			return nil // the hot read got bytes
+		}
 	}
 	return sc.readMore()
 }
@@ -1059,6 +1062,22 @@ func (sc *h2Conn) idle() error {
 		sc.goAway(http2.ErrCodeNo, "")
 		return errH2Done
 	}
+	if sc.in.buf != nil {
+		// A busy connection sends its next request soon: read it with
+		// the buffer still held, which saves waiting without a buffer
+		// (a peek) first. Only a connection quiet for hotWindow goes on
+		// without one.
+		switch err := sc.hotRead(); err {
+		case nil:
+			return nil
+		case os.ErrDeadlineExceeded:
+		default:
+			return err
+		}
+		if c.Draining() {
+			return sc.idle()
+		}
+	}
 	sc.in.release()
 	sc.releaseOut()
 	if cap(sc.hdrBlock) > 0 {
@@ -1095,6 +1114,34 @@ func (sc *h2Conn) idle() error {
 	}
 	sc.goAway(http2.ErrCodeNo, "idle timeout")
 	return errH2Done
+}
+
+// hotRead reads into the (empty) input buffer for up to hotWindow. It
+// returns os.ErrDeadlineExceeded when nothing came, or a drain began.
+func (sc *h2Conn) hotRead() error {
+	c := sc.c
+	in := &sc.in
+	in.r, in.w = 0, 0
+	end := time.Now().Add(hotWindow)
+	for {
+		c.SetReadDeadline(end)
+		n, err := c.Read(*in.buf)
+		c.SetReadDeadline(time.Time{})
+		if n > 0 {
+			in.w = n
+			return nil
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if c.Draining() || !time.Now().Before(end) {
+				return os.ErrDeadlineExceeded
+			}
+			continue // an Interrupt: the last stream of a moment ago
+		}
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return err
+	}
 }
 
 // waitFor waits up to d (0: without limit) for input without reading
