@@ -46,7 +46,7 @@ func (t h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		ch.info.UpstreamLocalAddress = uc.LocalAddr().String()
+		ch.info.UpstreamLocalAddress = uc.localAddr()
 		resp, sent, err := t.exchange(uc, req, hasBody)
 		if err != nil && reused && !sent && attempt == 0 && req.Context().Err() == nil {
 			continue // the pooled connection was stale
@@ -214,9 +214,14 @@ func (t h1Transport) exchange(uc *upConn, req *http.Request, hasBody bool) (resp
 		Header:     make(http.Header, rh.Len()),
 		Request:    req,
 	}
-	resp.Status = strconv.Itoa(resp.StatusCode) + " " + string(rh.Reason())
+	resp.Status = statusLine(resp.StatusCode, rh.Reason())
+	// One backing array for every value: a slice per field otherwise.
+	vals := make([]string, 0, rh.Len())
 	rh.Range(func(name, value []byte) bool {
-		k := http.CanonicalHeaderKey(string(name))
+		k, ok := commonHeaders[string(name)]
+		if !ok {
+			k = http.CanonicalHeaderKey(string(name))
+		}
 		switch k {
 		case "Transfer-Encoding", "Connection", "Keep-Alive":
 			return true
@@ -232,7 +237,12 @@ func (t h1Transport) exchange(uc *upConn, req *http.Request, hasBody bool) (resp
 			}
 			return true
 		}
-		resp.Header[k] = append(resp.Header[k], string(value))
+		if vs := resp.Header[k]; vs != nil {
+			resp.Header[k] = append(vs, string(value))
+		} else {
+			vals = append(vals, string(value))
+			resp.Header[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+		}
 		return true
 	})
 	body := &h1RespBody{t: t, uc: uc, stop: stop, resp: resp, kind: framing.Kind}
@@ -361,3 +371,33 @@ func (b *h1RespBody) Close() error {
 	}
 	return nil
 }
+
+// statusLine is resp.Status, without allocating for the usual answers.
+func statusLine(code int, reason []byte) string {
+	switch {
+	case code == 200 && string(reason) == "OK":
+		return "200 OK"
+	case code == 404 && string(reason) == "Not Found":
+		return "404 Not Found"
+	}
+	return strconv.Itoa(code) + " " + string(reason)
+}
+
+// commonHeaders maps the usual field names, in any case, to their
+// canonical form without allocating; built once and never changed.
+var commonHeaders = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{
+		"Accept-Ranges", "Age", "Allow", "Cache-Control", "Connection", "Content-Disposition",
+		"Content-Encoding", "Content-Language", "Content-Length", "Content-Location",
+		"Content-Range", "Content-Type", "Date", "Etag", "Expires", "Keep-Alive",
+		"Last-Modified", "Link", "Location", "Retry-After", "Server", "Set-Cookie",
+		"Strict-Transport-Security", "Trailer", "Transfer-Encoding", "Vary", "Via",
+		"Www-Authenticate", "X-Content-Type-Options", "X-Request-Id", "Grpc-Status",
+		"Grpc-Message", "Access-Control-Allow-Origin",
+	} {
+		m[k] = k
+		m[strings.ToLower(k)] = k
+	}
+	return m
+}()

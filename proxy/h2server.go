@@ -227,10 +227,12 @@ func (sc *h2Conn) init() {
 		return
 	}
 	l := &h2Live{
-		ctx:     context.WithValue(context.Background(), connKey{}, sc.c),
 		remote:  sc.c.RemoteAddr().String(),
 		streams: map[uint32]*h2Stream{},
 	}
+	// The addresses are formatted once per activation, not per request.
+	l.ctx = context.WithValue(context.Background(), connKey{}, &connInfo{
+		c: sc.c, local: sc.c.LocalAddr().String(), remote: l.remote})
 	l.in.sc = sc
 	l.wcond.L = &sc.wmu
 	l.emit = sc.onField

@@ -36,6 +36,8 @@ type h1Server struct {
 	req    reqView
 	resp   *http1.Header // the response head being logged, or nil
 	lookup func(string) (string, bool)
+	// local and remote are the connection's addresses, formatted once.
+	local, remote string
 
 	// Per attempt: whether a failed exchange may be sent again, and the
 	// route's retry policy for 5xx answers.
@@ -54,6 +56,7 @@ func newH1Server(p *Proxy, c *network.Conn) *h1Server {
 	s := &h1Server{p: p, c: c, wait: network.NewReadWaiter(c.Conn), parser: http1.NewRequestParser(p.limits)}
 	s.req.h = s.parser.Header()
 	s.lookup = s.lookupVar
+	s.local, s.remote = addrString(c.LocalAddr()), addrString(c.RemoteAddr())
 	return s
 }
 
@@ -420,8 +423,8 @@ func (s *h1Server) handle() bool {
 		Protocol:                "HTTP1",
 		ConnectionID:            s.c.ID,
 		ListenerName:            s.c.Listener,
-		DownstreamLocalAddress:  s.c.LocalAddr().String(),
-		DownstreamRemoteAddress: s.c.RemoteAddr().String(),
+		DownstreamLocalAddress:  s.local,
+		DownstreamRemoteAddress: s.remote,
 		Lookup:                  s.lookup,
 	}
 	defer s.logAccess(start)
@@ -611,7 +614,7 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 	framing := s.parser.Framing()
 	uc.requests++
 	uc.SetDeadline(deadline)
-	s.info.UpstreamLocalAddress = uc.LocalAddr().String()
+	s.info.UpstreamLocalAddress = uc.localAddr()
 
 	// Request head.
 	uc.out = append(uc.out[:0], hdr.Method()...)
@@ -1011,4 +1014,12 @@ func (s *h1Server) logAccess(start time.Time) {
 	}
 	// Logged once: a second call for the same request is a no-op.
 	s.info.StartTime = time.Time{}
+}
+
+// addrString formats an address; a closed stand-in connection has none.
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
 }

@@ -85,6 +85,13 @@ func (c *countedConn) Close() error {
 
 type connKey struct{}
 
+// connInfo is what the connection's context carries to the handler of
+// each of its streams.
+type connInfo struct {
+	c             *network.Conn
+	local, remote string
+}
+
 // h2Req lets the router read an *http.Request.
 type h2Req struct{ r *http.Request }
 
@@ -117,13 +124,14 @@ func (h headerMap) Del(name string)        { http.Header(h).Del(name) }
 // ServeHTTP routes one HTTP/2 request and forwards it.
 func (x *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := x.p
-	c, _ := r.Context().Value(connKey{}).(*network.Conn)
+	var c *network.Conn
 	info := &accesslog.Info{StartTime: time.Now(), Protocol: "HTTP2"}
-	if c != nil {
+	if ci, _ := r.Context().Value(connKey{}).(*connInfo); ci != nil {
+		c = ci.c
 		info.ConnectionID = c.ID
 		info.ListenerName = c.Listener
-		info.DownstreamLocalAddress = c.LocalAddr().String()
-		info.DownstreamRemoteAddress = c.RemoteAddr().String()
+		info.DownstreamLocalAddress = ci.local
+		info.DownstreamRemoteAddress = ci.remote
 	}
 	rw := &countingWriter{ResponseWriter: w}
 	var respHeader http.Header

@@ -38,10 +38,19 @@ type upConn struct {
 	requests uint32
 	max      uint32
 	idleAt   time.Time // when it was put back in the pool
+	local    string    // LocalAddr formatted, for access logs
 	br       *circuit.Breaker
 }
 
 func (u *upConn) in() []byte { return (*u.buf)[u.r:u.w] }
+
+// localAddr is the connection's local address, formatted once.
+func (u *upConn) localAddr() string {
+	if u.local == "" {
+		u.local = u.LocalAddr().String()
+	}
+	return u.local
+}
 
 // fill reads more response bytes, compacting the buffer first.
 func (u *upConn) fill() error {

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"mosn.dev/proxy/accesslog"
 	"mosn.dev/proxy/metrics"
@@ -17,7 +19,10 @@ type stats struct {
 	failed   *metrics.Counter
 	time     *metrics.Histogram
 	protoErr *metrics.Counter
-	codes    [6]*metrics.Counter // by status class: 1xx..5xx, other
+
+	upMu  sync.Mutex
+	ups   atomic.Pointer[map[string]*upStats]
+	codes [6]*metrics.Counter // by status class: 1xx..5xx, other
 }
 
 func newStats(reg *metrics.Registry, listener string) *stats {
@@ -59,19 +64,55 @@ func (st *stats) record(info *accesslog.Info, httpStatus int) {
 	if info.UpstreamCluster == "" {
 		return
 	}
-	up := st.reg.Set("upstream", "cluster", info.UpstreamCluster)
-	up.Counter("request_total").Inc()
+	up := st.upstream(info.UpstreamCluster)
+	up.requests.Inc()
 	if info.ResponseFlags&accesslog.UpstreamRequestTimeout != 0 {
-		up.Counter("request_timeout").Inc()
+		up.timeout.Inc()
 	}
 	if info.ResponseFlags&(accesslog.UpstreamConnectionFailure|accesslog.NoHealthyUpstream) != 0 {
-		up.Counter("connection_con_fail").Inc()
+		up.conFail.Inc()
 	}
 	if httpStatus >= 500 || info.ResponseFlags&failureFlags != 0 {
-		up.Counter("response_failed").Inc()
+		up.failed.Inc()
 	} else {
-		up.Counter("response_success").Inc()
+		up.success.Inc()
 	}
+}
+
+// upStats are one cluster's request counters.
+type upStats struct {
+	requests, timeout, conFail, failed, success *metrics.Counter
+}
+
+// upstream returns the counters of a cluster. They are looked up in the
+// registry once per cluster (a few allocations) and then read from a
+// copy-on-write map without locking.
+func (st *stats) upstream(cluster string) *upStats {
+	if m := st.ups.Load(); m != nil {
+		if u, ok := (*m)[cluster]; ok {
+			return u
+		}
+	}
+	set := st.reg.Set("upstream", "cluster", cluster)
+	u := &upStats{
+		requests: set.Counter("request_total"),
+		timeout:  set.Counter("request_timeout"),
+		conFail:  set.Counter("connection_con_fail"),
+		failed:   set.Counter("response_failed"),
+		success:  set.Counter("response_success"),
+	}
+	st.upMu.Lock()
+	defer st.upMu.Unlock()
+	old := st.ups.Load()
+	m := make(map[string]*upStats, 1)
+	if old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	m[cluster] = u
+	st.ups.Store(&m)
+	return u
 }
 
 // protocolError counts a connection or stream the client broke the
