@@ -1327,6 +1327,9 @@ func (sc *h2Conn) resetStream(st *h2Stream, code http2.ErrCode) {
 	sc.wmu.Lock()
 	if !st.closed && sc.werr == nil {
 		sc.out = h2c.AppendRSTStream(sc.out, st.id, uint32(code))
+		// In the same critical section: the handler may be about to
+		// write, and nothing of the stream may follow its RST_STREAM.
+		st.ended = true
 		sc.flushLocked()
 	}
 	sc.wmu.Unlock()
