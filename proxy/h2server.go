@@ -49,6 +49,9 @@ const (
 	// h2ResetMemory is how many streams we reset are remembered, so that
 	// frames the client sent before it saw the reset are ignored.
 	h2ResetMemory = 16
+	// h2PartialTimeout bounds the wait for the rest of a frame on a
+	// connection with no stream when the listener has no idle timeout.
+	h2PartialTimeout = time.Minute
 )
 
 var h2InPool = sync.Pool{New: func() any { b := make([]byte, h2InBuf); return &b }}
@@ -118,6 +121,9 @@ type h2Live struct {
 	hdrBlock   []byte
 	fields     []h2c.Field
 	drainAt    time.Time
+	// partialSince is when the connection, with no stream open, began
+	// waiting for the rest of a frame or header block.
+	partialSince time.Time
 
 	// Guarded by mu.
 	streams   map[uint32]*h2Stream
@@ -276,6 +282,7 @@ func (sc *h2Conn) loop() {
 			sc.startDrain()
 		}
 		for sc.in.frameReady() {
+			sc.partialSince = time.Time{}
 			f, err := sc.fr.ReadFrame()
 			if err == nil {
 				err = sc.handle(f)
@@ -999,6 +1006,25 @@ func (sc *h2Conn) fill() error {
 		}
 		if sc.in.w > sc.in.r {
 			return nil // the hot read got bytes
+		}
+	} else if sc.in.w > sc.in.r || sc.hdrID != 0 {
+		if sc.active() == 0 {
+			// Part of a frame or of a header block, and no stream: the
+			// rest must come within the idle timeout, or a client could
+			// hold the connection with a few bytes.
+			limit := sc.c.IdleTimeout
+			if limit <= 0 {
+				limit = h2PartialTimeout
+			}
+			if sc.partialSince.IsZero() {
+				sc.partialSince = time.Now()
+			}
+			end := sc.partialSince.Add(limit)
+			if !time.Now().Before(end) {
+				sc.goAway(http2.ErrCodeNo, "idle timeout")
+				return errH2Done
+			}
+			sc.c.SetReadDeadline(end)
 		}
 	}
 	return sc.readMore()
