@@ -218,13 +218,13 @@ func (t h1Transport) exchange(uc *upConn, req *http.Request, hasBody bool) (resp
 	// One backing array for every value: a slice per field otherwise.
 	vals := make([]string, 0, rh.Len())
 	rh.Range(func(name, value []byte) bool {
-		k, ok := commonHeaders[string(name)]
+		k, ok := canonicalHeaders[string(name)]
 		if !ok {
 			k = http.CanonicalHeaderKey(string(name))
 		}
+		// Connection-specific fields are dropped by h2.forward, for
+		// both upstream protocols.
 		switch k {
-		case "Transfer-Encoding", "Connection", "Keep-Alive":
-			return true
 		case "Trailer":
 			// Announced trailers become resp.Trailer, as net/http does.
 			for _, tk := range strings.Split(string(value), ",") {
@@ -382,22 +382,3 @@ func statusLine(code int, reason []byte) string {
 	}
 	return strconv.Itoa(code) + " " + string(reason)
 }
-
-// commonHeaders maps the usual field names, in any case, to their
-// canonical form without allocating; built once and never changed.
-var commonHeaders = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{
-		"Accept-Ranges", "Age", "Allow", "Cache-Control", "Connection", "Content-Disposition",
-		"Content-Encoding", "Content-Language", "Content-Length", "Content-Location",
-		"Content-Range", "Content-Type", "Date", "Etag", "Expires", "Keep-Alive",
-		"Last-Modified", "Link", "Location", "Retry-After", "Server", "Set-Cookie",
-		"Strict-Transport-Security", "Trailer", "Transfer-Encoding", "Vary", "Via",
-		"Www-Authenticate", "X-Content-Type-Options", "X-Request-Id", "Grpc-Status",
-		"Grpc-Message", "Access-Control-Allow-Origin",
-	} {
-		m[k] = k
-		m[strings.ToLower(k)] = k
-	}
-	return m
-}()

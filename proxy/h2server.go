@@ -116,7 +116,6 @@ type h2Live struct {
 	hdrEnd     bool
 	hdrSelfDep bool
 	truncated  bool
-	invalid    bool
 	listSize   uint32
 	hdrBlock   []byte
 	fields     []h2c.Field
@@ -467,7 +466,7 @@ func (sc *h2Conn) active() int {
 // onField collects one decoded header field and its share of the
 // header list size.
 func (sc *h2Conn) onField(f h2c.Field) {
-	if sc.truncated || sc.invalid {
+	if sc.truncated {
 		return
 	}
 	sc.listSize += f.Size()
@@ -483,7 +482,7 @@ func (sc *h2Conn) onField(f h2c.Field) {
 func (sc *h2Conn) endHeaders() error {
 	id, end, block := sc.hdrID, sc.hdrEnd, sc.hdrBlock
 	sc.hdrID = 0
-	sc.fields, sc.listSize, sc.truncated, sc.invalid = sc.fields[:0], 0, false, false
+	sc.fields, sc.listSize, sc.truncated = sc.fields[:0], 0, false
 	err := sc.dec.Decode(block, sc.emit)
 	if cap(sc.hdrBlock) > 2*h2MaxFrame {
 		sc.hdrBlock = nil
@@ -1848,24 +1847,31 @@ func (w *h2rw) finish() {
 	sc.flushLocked()
 }
 
-// lowerHeaders maps canonical names of common fields to their HTTP/2
-// form without allocating; it is built once and never changes.
-var lowerHeaders = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{
-		"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Accept-Ranges",
-		"Access-Control-Allow-Origin", "Age", "Allow", "Authorization", "Cache-Control",
-		"Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length",
-		"Content-Location", "Content-Range", "Content-Type", "Cookie", "Date", "Etag", "Expect",
-		"Expires", "From", "Host", "Last-Modified", "Link", "Location", "Origin", "Range",
-		"Referer", "Retry-After", "Server", "Set-Cookie", "Strict-Transport-Security",
-		"User-Agent", "Vary", "Via", "Www-Authenticate", "X-Content-Type-Options",
-		"X-Forwarded-For", "X-Forwarded-Proto", "X-Request-Id", "Grpc-Status", "Grpc-Message",
-		"Grpc-Encoding", "Grpc-Accept-Encoding", "Grpc-Status-Details-Bin", "Trailer",
-	} {
-		m[k] = strings.ToLower(k)
+// commonFields are the usual header field names in canonical form. Two
+// lookup tables are built from them once and never change: for HTTP/2
+// responses (canonical to lower case) and for HTTP/1.1 answers read by
+// h1Transport (any case to canonical), so neither allocates for them.
+var commonFields = []string{
+	"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Accept-Ranges",
+	"Access-Control-Allow-Origin", "Age", "Allow", "Authorization", "Cache-Control",
+	"Connection", "Content-Disposition", "Content-Encoding", "Content-Language",
+	"Content-Length", "Content-Location", "Content-Range", "Content-Type", "Cookie", "Date",
+	"Etag", "Expect", "Expires", "From", "Grpc-Accept-Encoding", "Grpc-Encoding",
+	"Grpc-Message", "Grpc-Status", "Grpc-Status-Details-Bin", "Host", "Keep-Alive",
+	"Last-Modified", "Link", "Location", "Origin", "Range", "Referer", "Retry-After", "Server",
+	"Set-Cookie", "Strict-Transport-Security", "Trailer", "Transfer-Encoding", "User-Agent",
+	"Vary", "Via", "Www-Authenticate", "X-Content-Type-Options", "X-Forwarded-For",
+	"X-Forwarded-Proto", "X-Request-Id",
+}
+
+var lowerHeaders, canonicalHeaders = func() (lower, canon map[string]string) {
+	lower, canon = map[string]string{}, map[string]string{}
+	for _, k := range commonFields {
+		l := strings.ToLower(k)
+		lower[k] = l
+		canon[k], canon[l] = k, k
 	}
-	return m
+	return lower, canon
 }()
 
 func lowerHeader(k string) string {
