@@ -50,7 +50,7 @@ func (s *h1Server) viaH2(cl *upstream.Cluster, route *router.Route, lbctx upstre
 		req.ContentLength = -1
 		req.Body = br
 	}
-	resp, err := s.p.http2.RoundTrip(req.WithContext(context.WithValue(context.Background(), choiceKey{}, ch)))
+	resp, err := s.p.http2.roundTrip(req, ch)
 	if err != nil {
 		status := 502
 		var dialErr *upstream.DialError

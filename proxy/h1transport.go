@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
 
+	"mosn.dev/proxy/accesslog"
 	"mosn.dev/proxy/codec/http1"
 )
 
@@ -31,13 +34,11 @@ var errUpstreamClosed = errors.New("upstream connection closed")
 // aLongTimeAgo makes blocked reads and writes fail at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
-func (t h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ch, _ := req.Context().Value(choiceKey{}).(*choice)
-	if ch == nil || ch.host == nil {
-		return nil, errors.New("no upstream host chosen")
-	}
+// roundTrip sends req to the host h2.roundTrip chose (ch.host).
+func (t h1Transport) roundTrip(req *http.Request, ch *choice) (*http.Response, error) {
 	br := t.p.breakers.Get(ch.cl.Config())
 	hasBody := req.Body != nil && req.Body != http.NoBody
+	deadline := time.Now().Add(ch.timeout)
 	for attempt := 0; ; attempt++ {
 		uc, reused, err := t.p.pools.get(ch.cl, ch.host, t.p.limits, br)
 		if errors.Is(err, errConnOverflow) {
@@ -47,29 +48,64 @@ func (t h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		ch.info.UpstreamLocalAddress = uc.localAddr()
-		resp, sent, err := t.exchange(uc, req, hasBody)
-		if err != nil && reused && !sent && attempt == 0 && req.Context().Err() == nil {
+		resp, sent, err := t.exchange(uc, req, ch, hasBody, deadline)
+		if err != nil && reused && !sent && attempt == 0 && !ch.cancelled(req) &&
+			!errors.Is(err, context.DeadlineExceeded) {
 			continue // the pooled connection was stale
 		}
 		return resp, err
 	}
 }
 
-// exchange writes the request on uc and reads the answer's head. sent
-// reports whether the upstream may have acted on the request: a body was
-// (partly) sent or any byte of an answer arrived.
-func (t h1Transport) exchange(uc *upConn, req *http.Request, hasBody bool) (resp *http.Response, sent bool, err error) {
-	stop := context.AfterFunc(req.Context(), func() { uc.SetDeadline(aLongTimeAgo) })
+// abortWatch ties an upstream connection to its downstream request: a
+// reset of the stream (or the end of the request's context) fails the
+// connection's blocked reads and writes.
+type abortWatch struct {
+	st   *h2Stream
+	stop func() bool
+}
+
+// watchAbort starts watching; false means the request was cancelled
+// already.
+func watchAbort(ch *choice, req *http.Request, c net.Conn) (abortWatch, bool) {
+	if ch.st != nil {
+		return abortWatch{st: ch.st}, ch.st.abortOnReset(c)
+	}
+	return abortWatch{stop: context.AfterFunc(req.Context(), func() { c.SetDeadline(aLongTimeAgo) })}, true
+}
+
+// end stops watching. False means the abort may have fired, leaving a
+// deadline in the past on the connection, which must not be reused.
+func (w abortWatch) end() bool {
+	if w.st != nil {
+		return w.st.abortOnReset(nil)
+	}
+	return w.stop()
+}
+
+// exchange writes the request on uc and reads the answer's head, within
+// the route timeout (deadline). sent reports whether the upstream may
+// have acted on the request: a body was (partly) sent or any byte of an
+// answer arrived.
+func (t h1Transport) exchange(uc *upConn, req *http.Request, ch *choice, hasBody bool, deadline time.Time) (resp *http.Response, sent bool, err error) {
+	watch, live := watchAbort(ch, req, uc.Conn)
 	fail := func(e error) (*http.Response, bool, error) {
-		stop()
+		watch.end()
 		uc.close()
-		if ctxErr := req.Context().Err(); ctxErr != nil {
-			e = ctxErr
+		switch {
+		case ch.cancelled(req):
+			e = context.Canceled
+		case errors.Is(e, os.ErrDeadlineExceeded):
+			ch.info.ResponseFlags |= accesslog.UpstreamRequestTimeout
+			e = context.DeadlineExceeded
 		}
 		return nil, sent, e
 	}
+	if !live {
+		return fail(context.Canceled)
+	}
 	uc.requests++
-	uc.SetDeadline(time.Time{})
+	uc.SetDeadline(deadline)
 
 	// Request head.
 	host := req.Host
@@ -204,6 +240,9 @@ func (t h1Transport) exchange(uc *upConn, req *http.Request, hasBody bool) (resp
 			return fail(err)
 		}
 	}
+	// The route timeout ends with the head: the body takes as long as
+	// the peers keep the stream.
+	uc.SetDeadline(time.Time{})
 	rh := uc.parser.Header()
 	framing := uc.parser.Framing()
 	resp = &http.Response{
@@ -245,7 +284,7 @@ func (t h1Transport) exchange(uc *upConn, req *http.Request, hasBody bool) (resp
 		}
 		return true
 	})
-	body := &h1RespBody{t: t, uc: uc, stop: stop, resp: resp, kind: framing.Kind}
+	body := &h1RespBody{t: t, uc: uc, watch: watch, resp: resp, kind: framing.Kind}
 	switch framing.Kind {
 	case http1.BodyNone:
 		resp.ContentLength = 0
@@ -275,13 +314,13 @@ func (t h1Transport) exchange(uc *upConn, req *http.Request, hasBody bool) (resp
 // h1RespBody streams an HTTP/1.1 answer's body off the upstream
 // connection, which goes back to the pool once the body is complete.
 type h1RespBody struct {
-	t    h1Transport
-	uc   *upConn
-	stop func() bool
-	resp *http.Response
-	kind http1.BodyKind
-	done bool
-	err  error
+	t     h1Transport
+	uc    *upConn
+	watch abortWatch
+	resp  *http.Response
+	kind  http1.BodyKind
+	done  bool
+	err   error
 }
 
 func (b *h1RespBody) Read(p []byte) (int, error) {
@@ -339,7 +378,7 @@ func (b *h1RespBody) finish() {
 	b.done = true
 	// A cancellation that fired meanwhile may still set a deadline on
 	// the connection: then it is not reused.
-	reusable := b.stop()
+	reusable := b.watch.end()
 	uc := b.uc
 	if b.resp.Trailer != nil && b.kind == http1.BodyChunked {
 		uc.body.Trailers().Range(func(name, value []byte) bool {
@@ -349,7 +388,6 @@ func (b *h1RespBody) finish() {
 		})
 	}
 	if reusable && uc.parser.KeepAlive() && b.kind != http1.BodyUntilClose && uc.r == uc.w {
-		uc.SetDeadline(time.Time{})
 		b.t.p.pools.put(uc)
 	} else {
 		uc.close()
@@ -358,7 +396,7 @@ func (b *h1RespBody) finish() {
 
 func (b *h1RespBody) fail(err error) error {
 	b.err = err
-	b.stop()
+	b.watch.end()
 	b.uc.close()
 	return err
 }

@@ -1,10 +1,10 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -105,7 +105,7 @@ type h2Conn struct {
 
 // h2Live is the part of a connection that goes while it is parked.
 type h2Live struct {
-	ctx    context.Context
+	ci     *connInfo
 	remote string
 	emit   func(h2c.Field)
 
@@ -236,8 +236,7 @@ func (sc *h2Conn) init() {
 		streams: map[uint32]*h2Stream{},
 	}
 	// The addresses are formatted once per activation, not per request.
-	l.ctx = context.WithValue(context.Background(), connKey{}, &connInfo{
-		c: sc.c, local: sc.c.LocalAddr().String(), remote: l.remote})
+	l.ci = &connInfo{c: sc.c, local: sc.c.LocalAddr().String(), remote: l.remote}
 	l.in.sc = sc
 	l.wcond.L = &sc.wmu
 	l.emit = sc.onField
@@ -529,7 +528,7 @@ func (sc *h2Conn) endHeaders() error {
 		sc.simpleResponse(id, http.StatusRequestHeaderFieldsTooLarge, !end)
 		return nil
 	}
-	req, st, err := sc.newRequest(id, end)
+	_, st, err := sc.newRequest(id, end)
 	if err != nil {
 		sc.x.p.log.Debugf("[proxy] [http2] connection %d stream %d: %v", sc.c.ID, id, err)
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
@@ -541,7 +540,7 @@ func (sc *h2Conn) endHeaders() error {
 	sc.mu.Lock()
 	sc.streams[id] = st
 	sc.mu.Unlock()
-	go st.run(req)
+	sc.x.p.workers.Go(st)
 	return nil
 }
 
@@ -658,8 +657,8 @@ func (sc *h2Conn) newRequest(id uint32, end bool) (*http.Request, *h2Stream, err
 	st.sendWin = sc.peerInitWin
 	sc.wmu.Unlock()
 	st.rw.st = st
-	st.ctx, st.cancel = context.WithCancel(sc.ctx)
-	req := &http.Request{
+	st.ci = sc.ci
+	rv := http.Request{
 		Method:        method,
 		URL:           u,
 		Proto:         "HTTP/2.0",
@@ -670,6 +669,7 @@ func (sc *h2Conn) newRequest(id uint32, end bool) (*http.Request, *h2Stream, err
 		RequestURI:    path,
 		ContentLength: cl,
 	}
+	req := &rv
 	if end {
 		req.Body, req.ContentLength = http.NoBody, 0
 		st.remoteDone.Store(true)
@@ -690,9 +690,11 @@ func (sc *h2Conn) newRequest(id uint32, end bool) (*http.Request, *h2Stream, err
 			st.expect = true
 		}
 	}
-	st.req = req
 	st.rw.head = method == http.MethodHead
-	return req.WithContext(st.ctx), st, nil
+	// The stream is the request's context: no context is allocated
+	// per request.
+	st.req = req.WithContext(st)
+	return st.req, st, nil
 }
 
 // validH2Name: a token with no upper-case letters (RFC 9113 §8.2.1).
@@ -1455,8 +1457,7 @@ func (sc *h2Conn) httpDate() string {
 type h2Stream struct {
 	sc       *h2Conn
 	id       uint32
-	ctx      context.Context
-	cancel   context.CancelFunc
+	ci       *connInfo
 	req      *http.Request
 	declared int64 // content-length, or -1
 	got      int64 // body bytes received
@@ -1493,9 +1494,22 @@ type h2Stream struct {
 	trailerDst http.Header
 
 	remoteDone atomic.Bool // END_STREAM received
+
+	// The stream as its request's context (see Done), guarded by cmu.
+	cmu      sync.Mutex
+	cerr     error
+	done     chan struct{}
+	afters   []streamAfter
+	afterSeq uint64
+	upstream net.Conn   // an upstream connection to abort on reset
+	ex       h2Exchange // the proxying state of the request (http2.go)
 }
 
-// run serves the stream's request on its own goroutine.
+// Run serves the stream's request; the proxy's worker pool runs it on a
+// goroutine of its own.
+func (st *h2Stream) Run() { st.run(st.req) }
+
+// run serves the stream's request.
 func (st *h2Stream) run(req *http.Request) {
 	sc := st.sc
 	defer func() {
@@ -1519,7 +1533,7 @@ func (st *h2Stream) run(req *http.Request) {
 		// still sends: ask it to stop (RFC 9113 §8.1).
 		sc.resetStream(st, code)
 	}()
-	sc.x.ServeHTTP(&st.rw, req)
+	sc.x.handleStream(st, &st.rw, req)
 }
 
 // Read reads the request body.

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -628,7 +627,7 @@ func TestH2ResetStreamStopsWriters(t *testing.T) {
 	st := &h2Stream{sc: sc, id: 1, declared: -1, recvWin: h2StreamWindow, sendWin: 65535}
 	st.bcond.L = &st.bmu
 	st.rw.st = st
-	st.ctx, st.cancel = context.WithCancel(sc.ctx)
+	st.ci = sc.ci
 	sc.streams[1], sc.lastID = st, 1
 	st.rw.WriteHeader(http.StatusOK) // the head waits for the body
 

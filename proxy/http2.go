@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -29,14 +30,15 @@ var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 // cluster's load balancer for every request.
 type h2 struct {
 	p       *Proxy
-	up1     http.RoundTripper
+	up1     h1Transport
 	up2     *http.Transport
 	useH2Up bool
 }
 
 type choiceKey struct{}
 
-// choice travels in the request context from ServeHTTP to the transport.
+// choice is what the handler decided for a request, for the transport
+// (net/http's h2c transport finds it in the request's context).
 type choice struct {
 	flt     *h2Filters
 	cl      *upstream.Cluster
@@ -45,6 +47,9 @@ type choice struct {
 	host    *upstream.Host
 	info    *accesslog.Info
 	timeout time.Duration
+	// st is the downstream stream of an HTTP/2 request (nil for HTTP/1
+	// requests sent to h2c upstreams).
+	st *h2Stream
 }
 
 func newH2(p *Proxy, upstreamH2 bool) *h2 {
@@ -121,34 +126,54 @@ func (h headerMap) Set(name, value string) { http.Header(h).Set(name, value) }
 func (h headerMap) Add(name, value string) { http.Header(h).Add(name, value) }
 func (h headerMap) Del(name string)        { http.Header(h).Del(name) }
 
-// ServeHTTP routes one HTTP/2 request and forwards it.
-func (x *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// h2Exchange is what proxying one request takes besides the request
+// itself: kept in its stream, so that none of it is allocated apart.
+type h2Exchange struct {
+	info       accesslog.Info
+	cw         countingWriter
+	ch         choice
+	out        http.Request
+	u          url.URL
+	r          *http.Request
+	respHeader http.Header
+}
+
+// lookup serves the access log's request_header_ and response_header_
+// variables.
+func (ex *h2Exchange) lookup(name string) (string, bool) {
+	if h, ok := strings.CutPrefix(name, "request_header_"); ok {
+		return h2Req{ex.r}.Header(h)
+	}
+	if h, ok := strings.CutPrefix(name, "response_header_"); ok && ex.respHeader != nil {
+		return headerMap(ex.respHeader).Get(h)
+	}
+	return "", false
+}
+
+// handleStream routes one HTTP/2 request and forwards it. st is the
+// request's stream (its context), whose h2Exchange it uses.
+func (x *h2) handleStream(st *h2Stream, w http.ResponseWriter, r *http.Request) {
 	p := x.p
+	ex := &st.ex
+	ex.r = r
+	info := &ex.info
+	*info = accesslog.Info{StartTime: time.Now(), Protocol: "HTTP2"}
 	var c *network.Conn
-	info := &accesslog.Info{StartTime: time.Now(), Protocol: "HTTP2"}
-	if ci, _ := r.Context().Value(connKey{}).(*connInfo); ci != nil {
+	if ci := st.ci; ci != nil {
 		c = ci.c
 		info.ConnectionID = c.ID
 		info.ListenerName = c.Listener
 		info.DownstreamLocalAddress = ci.local
 		info.DownstreamRemoteAddress = ci.remote
 	}
-	rw := &countingWriter{ResponseWriter: w}
-	var respHeader http.Header
-	info.Lookup = func(name string) (string, bool) {
-		if h, ok := strings.CutPrefix(name, "request_header_"); ok {
-			return h2Req{r}.Header(h)
-		}
-		if h, ok := strings.CutPrefix(name, "response_header_"); ok && respHeader != nil {
-			return headerMap(respHeader).Get(h)
-		}
-		return "", false
-	}
+	rw := &ex.cw
+	*rw = countingWriter{ResponseWriter: w}
+	info.Lookup = ex.lookup
 	defer func() {
 		info.ResponseCode = rw.status
 		info.BytesSent = rw.n
 		info.Duration = time.Since(info.StartTime)
-		respHeader = w.Header()
+		ex.respHeader = w.Header()
 		p.stats.record(info, info.ResponseCode)
 		for _, l := range p.accessLogs {
 			l.Log(info)
@@ -156,7 +181,8 @@ func (x *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	req := h2Req{r}
 	clusterName := p.cfg.Cluster
-	ch := &choice{info: info, timeout: DefaultTimeout, retries: router.RetryPolicy{}.MaxRetries()}
+	ch := &ex.ch
+	*ch = choice{info: info, timeout: DefaultTimeout, retries: router.RetryPolicy{}.MaxRetries(), st: st}
 	if c != nil {
 		ch.lbctx.OriginalDst = c.OriginalDst
 	}
@@ -212,10 +238,12 @@ func (x *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A shallow copy: the header is copied only when the route changes
-	// it (the access log reads the request as the client sent it).
-	out := r.WithContext(context.WithValue(r.Context(), choiceKey{}, ch))
-	u := *r.URL
-	out.URL = &u
+	// it (the access log reads the request as the client sent it). The
+	// context stays the stream.
+	out := &ex.out
+	*out = *r
+	ex.u = *r.URL
+	out.URL = &ex.u
 	out.URL.Scheme = "http"
 	out.URL.Host = "upstream"
 	if route != nil {
@@ -239,7 +267,7 @@ func (x *h2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ch.lbctx.OriginalDst = v
 		}
 	}
-	x.forward(rw, out, route, ch.flt)
+	x.forward(rw, out, ch, route)
 }
 
 func localOf(c *network.Conn) net.Addr {
@@ -256,8 +284,10 @@ func addrOf(c *network.Conn) net.Addr {
 	return c.RemoteAddr()
 }
 
-// forward runs the reverse proxy with the route's response header ops.
-func (x *h2) forward(w http.ResponseWriter, out *http.Request, route *router.Route, flt *h2Filters) {
+// forward sends the request upstream and relays the answer with the
+// route's response header ops.
+func (x *h2) forward(w http.ResponseWriter, out *http.Request, ch *choice, route *router.Route) {
+	flt := ch.flt
 	if route != nil {
 		if host, ok := route.HostRewrite(h2Req{out}, ""); ok && host != "" {
 			out.Host = host
@@ -268,7 +298,7 @@ func (x *h2) forward(w http.ResponseWriter, out *http.Request, route *router.Rou
 		// into the request the transport sends, at the end of the body.
 		st.setTrailerDst(out.Trailer)
 	}
-	resp, err := x.RoundTrip(out)
+	resp, err := x.roundTrip(out, ch)
 	if err != nil {
 		x.errorHandler(w, out, err)
 		return
@@ -341,22 +371,17 @@ var (
 	errOverflow = errors.New("upstream overflow: max_requests")
 )
 
-// RoundTrip picks the host (retrying connect failures on another one) and
+// roundTrip picks the host (retrying connect failures on another one) and
 // sends the request with the transport of the upstream protocol. The
 // route timeout runs until the response head arrives; streams then live
 // as long as their peers keep them.
-func (x *h2) RoundTrip(req *http.Request) (*http.Response, error) {
-	ch := req.Context().Value(choiceKey{}).(*choice)
+func (x *h2) roundTrip(req *http.Request, ch *choice) (*http.Response, error) {
 	br := x.p.breakers.Get(ch.cl.Config())
 	if !br.AcquireRequest() {
 		ch.info.ResponseFlags |= accesslog.UpstreamOverflow
 		return nil, errOverflow
 	}
 	defer br.ReleaseRequest()
-	base := x.up1
-	if x.useH2Up {
-		base = x.up2
-	}
 	for attempt := uint32(0); ; attempt++ {
 		h := ch.cl.Pick(&ch.lbctx)
 		if h == nil {
@@ -372,28 +397,23 @@ func (x *h2) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		req.URL.Host = h.Address()
-		ctx, cancel := context.WithCancel(req.Context())
-		timer := time.AfterFunc(ch.timeout, func() {
-			ch.info.ResponseFlags |= accesslog.UpstreamRequestTimeout
-			cancel()
-		})
 		h.RequestStart()
-		resp, err := base.RoundTrip(req.WithContext(ctx))
+		var resp *http.Response
+		var err error
+		if x.useH2Up {
+			resp, err = x.roundTripH2(req, ch)
+		} else {
+			resp, err = x.up1.roundTrip(req, ch)
+		}
 		h.RequestEnd()
 		// Dial reports failed connects itself; a client that went away
 		// says nothing about the host.
-		if err == nil || !errors.As(err, new(*upstream.DialError)) && req.Context().Err() == nil {
+		if err == nil || !errors.As(err, new(*upstream.DialError)) && !ch.cancelled(req) {
 			ch.cl.ReportResult(h, err == nil && resp.StatusCode < 500)
 		}
-		if !timer.Stop() && err != nil {
-			cancel()
-			return nil, context.DeadlineExceeded
-		}
 		if err == nil {
-			resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 			return resp, nil
 		}
-		cancel()
 		var dialErr *upstream.DialError
 		if errors.As(err, &dialErr) && attempt < ch.retries {
 			ch.lbctx.Exclude = h
@@ -404,6 +424,37 @@ func (x *h2) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
+}
+
+// cancelled reports whether the downstream request was cancelled (its
+// stream reset, or its context done).
+func (ch *choice) cancelled(req *http.Request) bool {
+	if ch.st != nil {
+		return ch.st.Err() != nil
+	}
+	return req.Context().Err() != nil
+}
+
+// roundTripH2 sends the request with net/http's h2c transport, which
+// takes the host from the choice in the context (dial) and is cancelled
+// through it.
+func (x *h2) roundTripH2(req *http.Request, ch *choice) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(context.WithValue(req.Context(), choiceKey{}, ch))
+	timer := time.AfterFunc(ch.timeout, func() {
+		ch.info.ResponseFlags |= accesslog.UpstreamRequestTimeout
+		cancel()
+	})
+	resp, err := x.up2.RoundTrip(req.WithContext(ctx))
+	if !timer.Stop() && err != nil {
+		cancel()
+		return nil, context.DeadlineExceeded
+	}
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
 }
 
 type cancelOnClose struct {

@@ -18,6 +18,7 @@ import (
 	"mosn.dev/proxy/accesslog"
 	"mosn.dev/proxy/codec/http1"
 	"mosn.dev/proxy/config"
+	"mosn.dev/proxy/internal/workers"
 	"mosn.dev/proxy/log"
 	"mosn.dev/proxy/network"
 	"mosn.dev/proxy/router"
@@ -90,6 +91,8 @@ type Proxy struct {
 	filters  *stream.ChainFactory
 	stats    *stats
 	breakers *circuit.Set
+	// workers run HTTP/2 streams on goroutines kept between streams.
+	workers workers.Pool
 }
 
 func normProto(p string) string {

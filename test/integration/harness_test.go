@@ -225,3 +225,20 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// waitLog waits (10 s at most) until the file at path contains want: log
+// lines may be written a moment after the answer went out.
+func waitLog(t *testing.T, path, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(path)
+		if strings.Contains(string(b), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s lacks %q:\n%s", path, want, b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

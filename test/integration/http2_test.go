@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +18,13 @@ const h2Config = `{
     "default_log_path": "${DIR}/mosn.log",
     "listeners": [{
       "name": "h", "address": "127.0.0.1:${PORT}", "bind_port": true,
+      "access_logs": [{"log_path": "${DIR}/access.log", "log_format": "%request_header_x-case% %response_code% %upstream_transport_failure_reason%"}],
       "filter_chains": [{"filters": [{"type": "proxy", "config": {
         "downstream_protocol": "${DOWN}", "upstream_protocol": "${UP}", "router_config_name": "r"}}]}]
     }],
     "routers": [{"router_config_name": "r", "virtual_hosts": [{"name": "all", "domains": ["*"], "routers": [
       {"match": {"prefix": "/direct"}, "direct_response": {"status": 200, "body": "direct"}},
+      {"match": {"prefix": "/slow"}, "route": {"cluster_name": "web", "timeout": "300ms"}},
       {"match": {"prefix": "/"}, "route": {"cluster_name": "web",
         "response_headers_to_add": [{"header": {"key": "x-proxy", "value": "mosn"}}]}}
     ]}]}]
@@ -30,9 +33,17 @@ const h2Config = `{
   "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": ${ADMIN}}}}
 }`
 
-// h2Upstream answers with the protocol it saw and sends a trailer.
+// h2Upstream answers with the protocol it saw and sends a trailer; /slow
+// answers after 10 s, or not at all once the proxy gives up.
 func h2Upstream(t *testing.T, h2 bool) string {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/slow") {
+			select {
+			case <-time.After(10 * time.Second):
+			case <-r.Context().Done():
+				return
+			}
+		}
 		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("Trailer", "X-Checksum")
 		w.Header().Set("Content-Type", "text/plain")
@@ -52,13 +63,20 @@ func h2Upstream(t *testing.T, h2 bool) string {
 }
 
 func startH2(t *testing.T, down, up, upstream string) string {
+	base, _ := startH2Dir(t, down, up, upstream)
+	return base
+}
+
+// startH2Dir is startH2 that also returns the directory of the logs.
+func startH2Dir(t *testing.T, down, up, upstream string) (string, string) {
 	port, admin := testutil.FreePort(t), testutil.FreePort(t)
+	dir := t.TempDir()
 	cfg := expand(h2Config, map[string]string{
-		"DIR": t.TempDir(), "PORT": fmt.Sprint(port), "ADMIN": fmt.Sprint(admin),
+		"DIR": dir, "PORT": fmt.Sprint(port), "ADMIN": fmt.Sprint(admin),
 		"DOWN": down, "UP": up, "UPSTREAM": upstream,
 	})
 	startMosn(t, writeConfig(t, cfg), fmt.Sprintf("127.0.0.1:%d", admin))
-	return fmt.Sprintf("http://127.0.0.1:%d", port)
+	return fmt.Sprintf("http://127.0.0.1:%d", port), dir
 }
 
 func h2cClient() *http.Client {
@@ -88,7 +106,7 @@ func TestHTTP2Matrix(t *testing.T) {
 		{"h1->h2", "Http1", "Http2", true, h1Client(), "HTTP/2.0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			base := startH2(t, tc.down, tc.up, h2Upstream(t, tc.upH2))
+			base, dir := startH2Dir(t, tc.down, tc.up, h2Upstream(t, tc.upH2))
 			resp, err := tc.client.Post(base+"/echo?q=1", "text/plain", strings.NewReader("hello"))
 			if err != nil {
 				t.Fatal(err)
@@ -125,6 +143,34 @@ func TestHTTP2Matrix(t *testing.T) {
 			resp.Body.Close()
 			if string(b) != "direct" {
 				t.Errorf("direct response: %q", b)
+			}
+			// The route timeout (300 ms) ends a request whose answer does
+			// not come: 504 with the UT flag, and the next request on the
+			// same client works.
+			req, _ = http.NewRequest("GET", base+"/slow", nil)
+			req.Header.Set("X-Case", "slow")
+			start := time.Now()
+			resp, err = tc.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusGatewayTimeout {
+				t.Fatalf("slow upstream: %d, want 504", resp.StatusCode)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Fatalf("slow upstream answered after %v: the 300ms route timeout did not end it", took)
+			}
+			waitLog(t, filepath.Join(dir, "access.log"), "slow 504 UT")
+			resp, err = tc.client.Get(base + "/after?x=1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if want := tc.wantUpProto + " GET /after?x=1 body=0"; string(b) != want {
+				t.Fatalf("after a timeout: %q, want %q", b, want)
 			}
 		})
 	}
