@@ -82,6 +82,10 @@ type h2Conn struct {
 	// closed checks the stream's state before it touches any of it.
 	*h2Live
 
+	// wakeOnLast asks closeStream to wake the serving goroutine when the
+	// last stream ends (see readActive).
+	wakeOnLast atomic.Bool
+
 	// Read side, owned by the serving goroutine.
 	sawSettings bool
 	peerGoAway  bool
@@ -112,6 +116,7 @@ type h2Live struct {
 	// Read side, owned by the serving goroutine.
 	fr         *http2.Framer
 	in         h2In
+	quietReads uint8  // reads with open streams that timed out in a row
 	hdrID      uint32 // a header block in progress (CONTINUATION expected)
 	hdrEnd     bool
 	hdrSelfDep bool
@@ -1027,8 +1032,45 @@ func (sc *h2Conn) fill() error {
 			}
 			sc.c.SetReadDeadline(end)
 		}
+	} else if sc.in.r == sc.in.w {
+		return sc.readActive()
 	}
 	return sc.readMore()
+}
+
+// readActive reads the next frames of a connection with open streams.
+// Usually the read has a deadline (hotWindow, growing while the streams
+// stay quiet to about a second), so that after its last stream the
+// connection goes idle by itself: waking it from the stream's goroutine
+// costs a wake-up and a read that finds nothing, on every request of a
+// client that sends one at a time. A connection that must end once its
+// streams are done (GOAWAY either way, a drain) is woken instead.
+func (sc *h2Conn) readActive() error {
+	c := sc.c
+	if sc.peerGoAway || c.Draining() || sc.isGoingAway() {
+		sc.wakeOnLast.Store(true)
+		if sc.active() == 0 {
+			return nil // look again
+		}
+		return sc.readMore()
+	}
+	sc.wakeOnLast.Store(false)
+	c.SetReadDeadline(time.Now().Add(hotWindow << min(sc.quietReads, 4)))
+	if c.Draining() {
+		// The drain's wake-up may have come before the deadline above.
+		c.SetReadDeadline(time.Time{})
+		return nil
+	}
+	err := sc.readMore()
+	if err == errH2Woken {
+		sc.quietReads++
+		return nil
+	}
+	if err == nil {
+		sc.quietReads = 0
+		c.SetReadDeadline(time.Time{})
+	}
+	return err
 }
 
 // readMore reads from the socket into the input buffer. A read that
@@ -1422,7 +1464,7 @@ func (sc *h2Conn) closeStream(st *h2Stream, err error) {
 	delete(sc.streams, st.id)
 	left := len(sc.streams)
 	sc.mu.Unlock()
-	if left == 0 {
+	if left == 0 && sc.wakeOnLast.Load() {
 		sc.c.Interrupt()
 	}
 }
