@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -210,6 +211,10 @@ func (t h1Transport) exchange(uc *upConn, req *http.Request, ch *choice, hasBody
 	if err := uc.flush(); err != nil {
 		return fail(err)
 	}
+	// The answer cannot be there yet: let other streams run first, so
+	// that the read below usually finds it rather than failing (EAGAIN)
+	// and waiting for the poller.
+	runtime.Gosched()
 
 	// Response head (1xx answers skipped).
 	method := []byte(req.Method)

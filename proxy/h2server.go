@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -1055,6 +1056,9 @@ func (sc *h2Conn) readActive() error {
 		return sc.readMore()
 	}
 	sc.wakeOnLast.Store(false)
+	// Other work first: the frames this read waits for usually follow
+	// answers that other goroutines are about to send.
+	runtime.Gosched()
 	c.SetReadDeadline(time.Now().Add(hotWindow << min(sc.quietReads, 4)))
 	if c.Draining() {
 		// The drain's wake-up may have come before the deadline above.
