@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -211,10 +210,9 @@ func (t h1Transport) exchange(uc *upConn, req *http.Request, ch *choice, hasBody
 	if err := uc.flush(); err != nil {
 		return fail(err)
 	}
-	// The answer cannot be there yet: let other streams run first, so
-	// that the read below usually finds it rather than failing (EAGAIN)
-	// and waiting for the poller.
-	runtime.Gosched()
+	// The answer cannot be there yet: other streams first (see
+	// yieldGate).
+	t.p.gate.yield()
 
 	// Response head (1xx answers skipped).
 	method := []byte(req.Method)

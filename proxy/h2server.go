@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -611,14 +610,23 @@ func (sc *h2Conn) newRequest(id uint32, end bool) (*http.Request, *h2Stream, err
 	if !validMethod(method) {
 		return nil, nil, fmt.Errorf("invalid method %q", method)
 	}
-	u, err := url.ParseRequestURI(path)
-	if err != nil && !(path == "*" && method == "OPTIONS") {
-		return nil, nil, fmt.Errorf("invalid :path %q", path)
-	}
-	if u == nil {
-		u = &url.URL{Path: "*"}
+	st := &h2Stream{sc: sc, id: id, declared: -1, recvWin: h2StreamWindow}
+	u := &st.url
+	if !parsePlainPath(u, path) {
+		pu, err := url.ParseRequestURI(path)
+		switch {
+		case err == nil:
+			*u = *pu
+		case path == "*" && method == "OPTIONS":
+			*u = url.URL{Path: "*"}
+		default:
+			return nil, nil, fmt.Errorf("invalid :path %q", path)
+		}
 	}
 	hdr := make(http.Header, n)
+	// One backing array for the values of all fields: a slice per field
+	// otherwise.
+	vals := make([]string, 0, n)
 	var cookies []string
 	for _, f := range sc.fields {
 		if strings.HasPrefix(f.Name, ":") {
@@ -628,8 +636,16 @@ func (sc *h2Conn) newRequest(id uint32, end bool) (*http.Request, *h2Stream, err
 			cookies = append(cookies, f.Value)
 			continue
 		}
-		k := http.CanonicalHeaderKey(f.Name)
-		hdr[k] = append(hdr[k], f.Value)
+		k, ok := canonicalHeaders[f.Name]
+		if !ok {
+			k = http.CanonicalHeaderKey(f.Name)
+		}
+		if vs := hdr[k]; vs != nil {
+			hdr[k] = append(vs, f.Value)
+		} else {
+			vals = append(vals, f.Value)
+			hdr[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+		}
 	}
 	// RFC 9113 §8.2.3: split cookies are joined for HTTP/1.1 peers.
 	if len(cookies) == 1 {
@@ -657,7 +673,7 @@ func (sc *h2Conn) newRequest(id uint32, end bool) (*http.Request, *h2Stream, err
 			return nil, nil, errors.New("content-length without a body")
 		}
 	}
-	st := &h2Stream{sc: sc, id: id, declared: cl, recvWin: h2StreamWindow}
+	st.declared = cl
 	st.bcond.L = &st.bmu
 	sc.wmu.Lock()
 	st.sendWin = sc.peerInitWin
@@ -702,6 +718,47 @@ func (sc *h2Conn) newRequest(id uint32, end bool) (*http.Request, *h2Stream, err
 	st.req = req.WithContext(st)
 	return st.req, st, nil
 }
+
+// parsePlainPath sets u to what url.ParseRequestURI makes of path when
+// path is an absolute path of characters that need no escaping and an
+// optional query without control characters (almost every request),
+// without allocating; false leaves the rest to url.ParseRequestURI.
+func parsePlainPath(u *url.URL, path string) bool {
+	p, q, hasQuery := strings.Cut(path, "?")
+	if len(p) == 0 || p[0] != '/' || hasQuery && q == "" {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if !plainPathByte[p[i]] {
+			return false
+		}
+	}
+	for i := 0; i < len(q); i++ {
+		if c := q[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	*u = url.URL{Path: p, RawQuery: q}
+	return true
+}
+
+// plainPathByte marks the bytes url.URL keeps as they are in a path:
+// unreserved characters and the sub-delimiters it does not escape.
+var plainPathByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-._~/$&+,:;=@" {
+		t[c] = true
+	}
+	return t
+}()
 
 // validH2Name: a token with no upper-case letters (RFC 9113 §8.2.1).
 func validH2Name(s string) bool {
@@ -1056,9 +1113,9 @@ func (sc *h2Conn) readActive() error {
 		return sc.readMore()
 	}
 	sc.wakeOnLast.Store(false)
-	// Other work first: the frames this read waits for usually follow
-	// answers that other goroutines are about to send.
-	runtime.Gosched()
+	// Other work first (see yieldGate): the frames this read waits for
+	// usually follow answers other goroutines are about to send.
+	sc.x.p.gate.yield()
 	c.SetReadDeadline(time.Now().Add(hotWindow << min(sc.quietReads, 4)))
 	if c.Draining() {
 		// The drain's wake-up may have come before the deadline above.
@@ -1093,7 +1150,7 @@ func (sc *h2Conn) readMore() error {
 		in.w -= in.r
 		in.r = 0
 	}
-	n, err := sc.c.Read(b[in.w:])
+	n, err := sc.x.p.gate.read(sc.c, b[in.w:])
 	in.w += n
 	if n > 0 {
 		return nil
@@ -1549,6 +1606,7 @@ type h2Stream struct {
 	afterSeq uint64
 	upstream net.Conn   // an upstream connection to abort on reset
 	ex       h2Exchange // the proxying state of the request (http2.go)
+	url      url.URL
 }
 
 // Run serves the stream's request; the proxy's worker pool runs it on a

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -226,15 +225,10 @@ func (s *h1Server) fill(idle bool) error {
 			// less than parking first. Only a connection quiet for
 			// hotWindow parks without a buffer.
 			//
-			// Yielding first lets the goroutines of other connections
-			// run: under load the request has usually arrived by the
-			// time this one runs again, and the read gets it instead
-			// of failing (EAGAIN) and waiting for the poller, which
-			// costs a system call and a wake-up more. When nothing
-			// else is runnable the yield returns at once.
-			runtime.Gosched()
+			// Other connections' work first (see yieldGate).
+			s.p.gate.yield()
 			s.c.SetReadDeadline(time.Now().Add(hotWindow))
-			n, err := s.c.Read(*s.buf)
+			n, err := s.p.gate.read(s.c, *s.buf)
 			s.c.SetReadDeadline(time.Time{})
 			if n > 0 {
 				s.w = n
@@ -514,7 +508,7 @@ func (s *h1Server) handle() bool {
 	}
 	lbctx := upstream.LBContext{OriginalDst: s.c.OriginalDst}
 	if route != nil {
-		if k, ok := route.HashKey(&s.req, hostOnly(s.c.RemoteAddr())); ok {
+		if k, ok := route.HashKey(&s.req, s.remote); ok {
 			lbctx.HashKey, lbctx.HasHash = k, true
 		}
 		lbctx.MetadataMatch = route.MetadataMatch(clusterName)
@@ -609,14 +603,6 @@ const (
 	exRetry                     // nothing was sent downstream and the request can be sent again
 )
 
-func hostOnly(a net.Addr) string {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.String()
-	}
-	h, _, _ := net.SplitHostPort(a.String())
-	return h
-}
-
 // exchange sends the request on uc and relays the response.
 func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time, keep bool) exResult {
 	hdr := s.parser.Header()
@@ -686,8 +672,8 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 	}
 	s.info.RequestReceivedDuration = time.Since(s.info.StartTime)
 	// The answer cannot be there yet: other connections' work first
-	// (see fill), so that the read below usually finds it.
-	runtime.Gosched()
+	// (see yieldGate).
+	s.p.gate.yield()
 
 	// Response head.
 	uc.parser.Reset()

@@ -254,7 +254,7 @@ func (x *h2) handleStream(st *h2Stream, w http.ResponseWriter, r *http.Request) 
 			out.Header = r.Header.Clone()
 			ops.Apply(headerMap(out.Header))
 		}
-		if k, ok := route.HashKey(req, hostOnly(addrOf(c))); ok {
+		if k, ok := route.HashKey(req, info.DownstreamRemoteAddress); ok {
 			ch.lbctx.HashKey, ch.lbctx.HasHash = k, true
 		}
 		ch.lbctx.MetadataMatch = route.MetadataMatch(clusterName)

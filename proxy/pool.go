@@ -29,7 +29,7 @@ type upConn struct {
 	net.Conn
 	host     *upstream.Host
 	cl       *upstream.Cluster // results are reported to it (outlier detection)
-	key      string
+	key      poolKey
 	buf      *[]byte
 	r, w     int
 	parser   *http1.Parser
@@ -40,6 +40,7 @@ type upConn struct {
 	idleAt   time.Time // when it was put back in the pool
 	local    string    // LocalAddr formatted, for access logs
 	br       *circuit.Breaker
+	gate     *yieldGate
 }
 
 func (u *upConn) in() []byte { return (*u.buf)[u.r:u.w] }
@@ -70,7 +71,13 @@ func (u *upConn) fill() error {
 		*u.buf = grown
 		b = grown
 	}
-	n, err := u.Conn.Read(b[u.w:])
+	var n int
+	var err error
+	if u.gate != nil {
+		n, err = u.gate.read(u.Conn, b[u.w:])
+	} else {
+		n, err = u.Conn.Read(b[u.w:])
+	}
 	u.w += n
 	if n > 0 {
 		return nil
@@ -109,13 +116,20 @@ func (u *upConn) close() {
 	u.release()
 }
 
+// poolKey names the idle connections of one host of one cluster (a
+// struct, so that looking it up allocates nothing).
+type poolKey struct{ cluster, host string }
+
 // pools holds idle keep-alive connections per upstream host.
 type pools struct {
 	mu   sync.Mutex
-	idle map[string][]*upConn
+	idle map[poolKey][]*upConn
+	gate *yieldGate // the connections' reads report to it
 }
 
-func newPools() *pools { return &pools{idle: map[string][]*upConn{}} }
+func newPools(gate *yieldGate) *pools {
+	return &pools{idle: map[poolKey][]*upConn{}, gate: gate}
+}
 
 // get returns an idle connection to h, or dials a new one. reused tells
 // which, because a reused connection may have been closed by the server in
@@ -124,7 +138,7 @@ func newPools() *pools { return &pools{idle: map[string][]*upConn{}} }
 var errConnOverflow = errors.New("upstream overflow: max_connections")
 
 func (ps *pools) get(cl *upstream.Cluster, h *upstream.Host, limits http1.Limits, br *circuit.Breaker) (*upConn, bool, error) {
-	key := cl.Name() + "|" + h.Address()
+	key := poolKey{cl.Name(), h.Address()}
 	for {
 		ps.mu.Lock()
 		list := ps.idle[key]
@@ -157,6 +171,7 @@ func (ps *pools) get(cl *upstream.Cluster, h *upstream.Host, limits http1.Limits
 		return nil, false, err
 	}
 	return &upConn{
+		gate:   ps.gate,
 		br:     br,
 		Conn:   c,
 		host:   h,

@@ -93,6 +93,8 @@ type Proxy struct {
 	breakers *circuit.Set
 	// workers run HTTP/2 streams on goroutines kept between streams.
 	workers workers.Pool
+	// gate decides when reads yield first (yield.go).
+	gate yieldGate
 }
 
 func normProto(p string) string {
@@ -238,7 +240,7 @@ func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
 	if p.breakers == nil {
 		p.breakers = &circuit.Set{}
 	}
-	p.pools = newPools()
+	p.pools = newPools(&p.gate)
 	if p.h2 || p.h1ToH2 {
 		p.http2 = newH2(p, upH2)
 	}
