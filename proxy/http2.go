@@ -439,7 +439,11 @@ func (ch *choice) cancelled(req *http.Request) bool {
 // takes the host from the choice in the context (dial) and is cancelled
 // through it.
 func (x *h2) roundTripH2(req *http.Request, ch *choice) (*http.Response, error) {
-	ctx, cancel := context.WithCancel(context.WithValue(req.Context(), choiceKey{}, ch))
+	// Cancellable first, value second: a stream (the usual parent) is an
+	// afterFuncer, which spares WithCancel a goroutine watching it; a
+	// value context on top of it would hide that.
+	ctx, cancel := context.WithCancel(req.Context())
+	ctx = context.WithValue(ctx, choiceKey{}, ch)
 	timer := time.AfterFunc(ch.timeout, func() {
 		ch.info.ResponseFlags |= accesslog.UpstreamRequestTimeout
 		cancel()
