@@ -1116,7 +1116,7 @@ func (sc *h2Conn) readActive() error {
 	// Other work first (see yieldGate): the frames this read waits for
 	// usually follow answers other goroutines are about to send.
 	sc.x.p.gate.yield()
-	c.SetReadDeadline(time.Now().Add(hotWindow << min(sc.quietReads, 4)))
+	c.SetReadDeadline(time.Now().Add(hotWindow << sc.quietReads))
 	if c.Draining() {
 		// The drain's wake-up may have come before the deadline above.
 		c.SetReadDeadline(time.Time{})
@@ -1124,7 +1124,9 @@ func (sc *h2Conn) readActive() error {
 	}
 	err := sc.readMore()
 	if err == errH2Woken {
-		sc.quietReads++
+		if sc.quietReads < 4 {
+			sc.quietReads++
+		}
 		return nil
 	}
 	if err == nil {
