@@ -43,6 +43,8 @@ type Pool struct {
 	idle    []*worker
 	sweeper *time.Timer
 	stopped bool
+	// exited, when set (tests), is called as a goroutine ends.
+	exited func()
 }
 
 type worker struct {
@@ -68,6 +70,9 @@ func (p *Pool) Go(t Task) {
 }
 
 func (p *Pool) loop(w *worker, t Task) {
+	if p.exited != nil {
+		defer p.exited()
+	}
 	for {
 		t.Run()
 		t = nil // nothing of the task is kept while idle

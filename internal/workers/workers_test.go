@@ -62,8 +62,8 @@ func TestReuse(t *testing.T) {
 }
 
 func TestMaxIdle(t *testing.T) {
-	before := runtime.NumGoroutine()
-	p := Pool{MaxIdle: 3}
+	var ended atomic.Int64
+	p := Pool{MaxIdle: 3, exited: func() { ended.Add(1) }}
 	t.Cleanup(p.Stop)
 	release := make(chan struct{})
 	var started sync.WaitGroup
@@ -76,8 +76,8 @@ func TestMaxIdle(t *testing.T) {
 	}
 	started.Wait()
 	close(release)
-	// The other 7 end rather than wait.
-	waitFor(t, "7 goroutines to end", func() bool { return runtime.NumGoroutine() <= before+3 })
+	// The 7 that find the pool full end rather than wait.
+	waitFor(t, "7 goroutines to end", func() bool { return ended.Load() == 7 })
 	if n := p.Idle(); n != 3 {
 		t.Fatalf("%d idle goroutines, want MaxIdle 3", n)
 	}
