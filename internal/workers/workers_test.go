@@ -86,8 +86,8 @@ func TestMaxIdle(t *testing.T) {
 // TestIdleTimeout: idle goroutines end after IdleTimeout, and the pool
 // starts new ones afterwards.
 func TestIdleTimeout(t *testing.T) {
-	before := runtime.NumGoroutine()
-	p := Pool{IdleTimeout: 50 * time.Millisecond}
+	var ended atomic.Int64
+	p := Pool{IdleTimeout: 50 * time.Millisecond, exited: func() { ended.Add(1) }}
 	t.Cleanup(p.Stop)
 	var wg sync.WaitGroup
 	release := make(chan struct{})
@@ -102,15 +102,15 @@ func TestIdleTimeout(t *testing.T) {
 	close(release)
 	waitFor(t, "5 idle goroutines", func() bool { return p.Idle() == 5 })
 	waitFor(t, "the sweep", func() bool { return p.Idle() == 0 })
-	waitFor(t, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	waitFor(t, "the goroutines to end", func() bool { return ended.Load() == 5 })
 	done := make(chan struct{})
 	p.Go(funcTask(func() { close(done) }))
 	<-done
 }
 
 func TestStop(t *testing.T) {
-	before := runtime.NumGoroutine()
-	var p Pool
+	var ended atomic.Int64
+	p := Pool{exited: func() { ended.Add(1) }}
 	var wg sync.WaitGroup
 	wg.Add(4)
 	for range 4 {
@@ -119,7 +119,7 @@ func TestStop(t *testing.T) {
 	wg.Wait()
 	waitFor(t, "4 idle goroutines", func() bool { return p.Idle() == 4 })
 	p.Stop()
-	waitFor(t, "the goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	waitFor(t, "the goroutines to end", func() bool { return ended.Load() == 4 })
 	// Go still works after Stop, without keeping the goroutine.
 	done := make(chan struct{})
 	p.Go(funcTask(func() { close(done) }))
