@@ -48,6 +48,43 @@ type Conn struct {
 	detached bool
 	closed   bool
 	onClose  func()
+	rio      atomic.Pointer[rawFor]
+}
+
+// rawFor is the raw I/O of one socket (Conn.Conn changes when a
+// connection is parked and resumed).
+type rawFor struct {
+	of net.Conn
+	io *RawIO
+}
+
+// raw returns the raw I/O of the current socket, or nil.
+func (c *Conn) raw() *RawIO {
+	conn := c.Conn
+	if p := c.rio.Load(); p != nil && p.of == conn {
+		return p.io
+	}
+	p := &rawFor{of: conn, io: NewRawIO(conn)}
+	c.rio.Store(p)
+	return p.io
+}
+
+// Read reads from the socket, with raw system calls where it can (see
+// RawIO).
+func (c *Conn) Read(p []byte) (int, error) {
+	if r := c.raw(); r != nil {
+		return r.Read(p)
+	}
+	return c.Conn.Read(p)
+}
+
+// Write writes to the socket, with raw system calls where it can (see
+// RawIO).
+func (c *Conn) Write(p []byte) (int, error) {
+	if r := c.raw(); r != nil {
+		return r.Write(p)
+	}
+	return c.Conn.Write(p)
 }
 
 // errNotDetachable: the connection is not a socket whose descriptor can

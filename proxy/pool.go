@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -41,6 +42,15 @@ type upConn struct {
 	local    string    // LocalAddr formatted, for access logs
 	br       *circuit.Breaker
 	gate     *yieldGate
+	rio      *network.RawIO // raw system calls for Conn, or nil
+}
+
+// reader is what fill reads the socket through.
+func (u *upConn) reader() io.Reader {
+	if u.rio != nil {
+		return u.rio
+	}
+	return u.Conn
 }
 
 func (u *upConn) in() []byte { return (*u.buf)[u.r:u.w] }
@@ -74,9 +84,9 @@ func (u *upConn) fill() error {
 	var n int
 	var err error
 	if u.gate != nil {
-		n, err = u.gate.read(u.Conn, b[u.w:])
+		n, err = u.gate.read(u.reader(), b[u.w:])
 	} else {
-		n, err = u.Conn.Read(b[u.w:])
+		n, err = u.reader().Read(b[u.w:])
 	}
 	u.w += n
 	if n > 0 {
@@ -89,7 +99,12 @@ func (u *upConn) flush() error {
 	if len(u.out) == 0 {
 		return nil
 	}
-	_, err := u.Conn.Write(u.out)
+	var err error
+	if u.rio != nil {
+		_, err = u.rio.Write(u.out)
+	} else {
+		_, err = u.Conn.Write(u.out)
+	}
 	u.out = u.out[:0]
 	return err
 }
@@ -171,6 +186,7 @@ func (ps *pools) get(cl *upstream.Cluster, h *upstream.Host, limits http1.Limits
 		return nil, false, err
 	}
 	return &upConn{
+		rio:    network.NewRawIO(c),
 		gate:   ps.gate,
 		br:     br,
 		Conn:   c,

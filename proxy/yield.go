@@ -1,7 +1,7 @@
 package proxy
 
 import (
-	"net"
+	"io"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -52,7 +52,7 @@ func (g *yieldGate) yield() {
 }
 
 // read reads from c, noting whether the read blocked.
-func (g *yieldGate) read(c net.Conn, b []byte) (int, error) {
+func (g *yieldGate) read(c io.Reader, b []byte) (int, error) {
 	t0 := time.Since(base)
 	n, err := c.Read(b)
 	if t1 := time.Since(base); t1-t0 > blockedRead {

@@ -1,0 +1,142 @@
+//go:build linux
+
+package network
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+func TestRawIONotASocket(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if NewRawIO(a) != nil {
+		t.Fatal("raw I/O for a net.Pipe")
+	}
+}
+
+// TestRawIOStream: 32 MiB each way at once, far more than the socket
+// buffers hold, so writes are partial and wait for the poller.
+func TestRawIOStream(t *testing.T) {
+	c, s := tcpPair(t)
+	rc, rs := NewRawIO(c), NewRawIO(s)
+	if rc == nil || rs == nil {
+		t.Fatal("no raw I/O for a TCP connection")
+	}
+	const size = 32 << 20
+	data := make([]byte, size)
+	rand.Read(data)
+	type result struct {
+		got []byte
+		err error
+	}
+	recv := func(r *RawIO) <-chan result {
+		ch := make(chan result, 1)
+		go func() {
+			var buf bytes.Buffer
+			p := make([]byte, 64<<10)
+			for buf.Len() < size {
+				n, err := r.Read(p)
+				buf.Write(p[:n])
+				if err != nil {
+					ch <- result{buf.Bytes(), err}
+					return
+				}
+			}
+			ch <- result{buf.Bytes(), nil}
+		}()
+		return ch
+	}
+	toServer, toClient := recv(rs), recv(rc)
+	werr := make(chan error, 2)
+	for _, w := range []*RawIO{rc, rs} {
+		go func() {
+			n, err := w.Write(data)
+			if err == nil && n != size {
+				err = io.ErrShortWrite
+			}
+			werr <- err
+		}()
+	}
+	for range 2 {
+		if err := <-werr; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ch := range []<-chan result{toServer, toClient} {
+		r := <-ch
+		if r.err != nil || !bytes.Equal(r.got, data) {
+			t.Fatalf("received %d bytes (%v), want the %d sent", len(r.got), r.err, size)
+		}
+	}
+}
+
+func TestRawIOEOFAndDeadline(t *testing.T) {
+	c, s := tcpPair(t)
+	r := NewRawIO(s)
+	// A read deadline fails a read with nothing to read.
+	s.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, err := r.Read(make([]byte, 8)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past its deadline: %v", err)
+	}
+	s.SetReadDeadline(time.Time{})
+	// Bytes, then EOF after the peer closes.
+	c.Write([]byte("hi"))
+	c.Close()
+	buf := make([]byte, 8)
+	n, err := r.Read(buf)
+	if n != 2 || err != nil || string(buf[:2]) != "hi" {
+		t.Fatalf("read %d %q %v", n, buf[:n], err)
+	}
+	if n, err := r.Read(buf); n != 0 || err != io.EOF {
+		t.Fatalf("after the peer closed: %d %v, want EOF", n, err)
+	}
+	// Writing to a connection the peer closed fails (EPIPE or reset),
+	// sooner or later.
+	var werr error
+	for i := 0; i < 100 && werr == nil; i++ {
+		_, werr = r.Write(make([]byte, 64<<10))
+	}
+	if werr == nil {
+		t.Fatal("writes to a closed peer kept succeeding")
+	}
+	// A closed connection fails at once.
+	s.Close()
+	if _, err := r.Read(buf); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read of a closed connection: %v", err)
+	}
+}
+
+// TestConnUsesRawIO: Conn's Read and Write go through raw I/O for a TCP
+// socket, and follow the socket when it is replaced.
+func TestConnUsesRawIO(t *testing.T) {
+	c1, s1 := tcpPair(t)
+	conn := &Conn{Conn: s1}
+	c1.Write([]byte("one"))
+	buf := make([]byte, 8)
+	if n, err := conn.Read(buf); err != nil || string(buf[:n]) != "one" {
+		t.Fatalf("read %q %v", buf[:n], err)
+	}
+	first := conn.raw()
+	if first == nil {
+		t.Fatal("no raw I/O for a TCP socket")
+	}
+	c2, s2 := tcpPair(t)
+	conn.Conn = s2
+	if _, err := conn.Write([]byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c2.Read(buf); err != nil || string(buf[:n]) != "two" {
+		t.Fatalf("read %q %v", buf[:n], err)
+	}
+	if conn.raw() == first {
+		t.Fatal("raw I/O kept for a replaced socket")
+	}
+}
