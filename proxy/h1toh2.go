@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"mosn.dev/proxy/accesslog"
@@ -42,6 +44,9 @@ func (s *h1Server) viaH2(cl *upstream.Cluster, route *router.Route, lbctx upstre
 		return true
 	})
 	br := &h1Body{s: s}
+	// Before anything else uses the connection's buffer, the body must
+	// be the server's again.
+	defer br.Close()
 	switch framing.Kind {
 	case http1.BodyLength:
 		req.ContentLength = framing.Length
@@ -60,14 +65,17 @@ func (s *h1Server) viaH2(cl *upstream.Cluster, route *router.Route, lbctx upstre
 		case errors.Is(err, context.DeadlineExceeded):
 			status = 504
 		}
-		return s.replyAfterBody(status, keep && br.done, http1.StatusText(status))
+		br.Close()
+		return s.replyAfterBody(status, keep && br.done.Load(), http1.StatusText(status))
 	}
 	defer resp.Body.Close()
 	s.info.ResponseCode = resp.StatusCode
 	if route != nil {
 		route.ResponseHeaderOps().Apply(headerMap(resp.Header))
 	}
-	downKeep := keep && !s.closing() && (framing.Kind == http1.BodyNone || br.done)
+	// A body still going up when the answer's head came back may never
+	// end: the connection then closes after the answer.
+	downKeep := keep && !s.closing() && (framing.Kind == http1.BodyNone || br.done.Load())
 	// Trailers (gRPC status, checksums) need the chunked coding to
 	// reach an HTTP/1.1 client, even when the length is known.
 	chunked := (resp.ContentLength < 0 || len(resp.Trailer) > 0) && hdr.ProtoMinor() == 1
@@ -159,28 +167,55 @@ func (s *h1Server) viaH2(cl *upstream.Cluster, route *router.Route, lbctx upstre
 	return werr == nil && downKeep
 }
 
-// h1Body streams the HTTP/1 request body into an HTTP/2 request.
+// h1Body streams the HTTP/1 request body into an HTTP/2 request. The
+// upstream client may read it on a goroutine of its own, also after its
+// round trip returned (a body still going up while the answer comes
+// down): Close stops it, and viaH2 closes it before the connection's
+// buffer is used for anything else.
 type h1Body struct {
 	s    *h1Server
 	pend []byte
-	done bool
+	done atomic.Bool // the whole body was read
 	err  error
+
+	closed  atomic.Bool
+	mu      sync.Mutex
+	cond    sync.Cond // signalled when a read ends
+	reading bool
 }
 
+// errBodyClosed fails reads of a request body after Close.
+var errBodyClosed = errors.New("request body closed")
+
 func (b *h1Body) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	if b.closed.Load() {
+		b.mu.Unlock()
+		return 0, errBodyClosed
+	}
+	b.reading = true
+	b.mu.Unlock()
+	n, err := b.read(p)
+	b.mu.Lock()
+	b.reading = false
+	if b.cond.L != nil {
+		b.cond.Broadcast()
+	}
+	b.mu.Unlock()
+	return n, err
+}
+
+func (b *h1Body) read(p []byte) (int, error) {
 	s := b.s
 	for len(b.pend) == 0 {
-		if b.done {
+		if b.done.Load() {
 			return 0, io.EOF
 		}
 		if b.err != nil {
 			return 0, b.err
 		}
 		if s.r == s.w {
-			s.c.SetReadDeadline(time.Now().Add(DefaultTimeout))
-			err := s.fill(false)
-			s.c.SetReadDeadline(time.Time{})
-			if err != nil {
+			if err := b.fill(); err != nil {
 				b.err = errDownstream
 				continue
 			}
@@ -191,14 +226,12 @@ func (b *h1Body) Read(p []byte) (int, error) {
 		if err != nil {
 			b.err = errBadBody
 		}
-		b.done = done
+		b.done.Store(done)
 		if n == 0 && !done && err == nil && len(b.pend) == 0 {
 			// A partial chunk line: read more.
-			s.c.SetReadDeadline(time.Now().Add(DefaultTimeout))
-			if err := s.fill(false); err != nil {
+			if err := b.fill(); err != nil {
 				b.err = errDownstream
 			}
-			s.c.SetReadDeadline(time.Time{})
 		}
 	}
 	n := copy(p, b.pend)
@@ -206,4 +239,36 @@ func (b *h1Body) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (b *h1Body) Close() error { return nil }
+// fill reads more of the body from the downstream, within the default
+// timeout; Close ends the wait.
+func (b *h1Body) fill() error {
+	s := b.s
+	s.c.SetReadDeadline(time.Now().Add(DefaultTimeout))
+	defer s.c.SetReadDeadline(time.Time{})
+	// Checked after the deadline is set: a Close from now on moves it.
+	if b.closed.Load() {
+		return errBodyClosed
+	}
+	return s.fill(false)
+}
+
+// Close ends the body: a read waiting for the downstream returns, and
+// Close returns once no read is running, so that the connection's buffer
+// belongs to its server again.
+func (b *h1Body) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed.Store(true)
+	if b.cond.L == nil {
+		b.cond.L = &b.mu
+	}
+	if !b.reading {
+		return nil
+	}
+	for b.reading {
+		b.s.c.SetReadDeadline(aLongTimeAgo)
+		b.cond.Wait()
+	}
+	b.s.c.SetReadDeadline(time.Time{})
+	return nil
+}

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"mosn.dev/proxy/accesslog"
@@ -26,19 +25,16 @@ var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 // h2 serves HTTP/2 (h2c, prior knowledge) downstream connections with our
 // own server (h2server.go), and forwards requests itself: to HTTP/1.1
 // upstreams through our own codec and pool (h1transport.go), to h2c ones
-// through net/http's HTTP/2 transport, choosing the host with the
-// cluster's load balancer for every request.
+// through our own multiplexing client (h2client.go), choosing the host
+// with the cluster's load balancer for every request.
 type h2 struct {
 	p       *Proxy
 	up1     h1Transport
-	up2     *http.Transport
+	up2     *h2Client
 	useH2Up bool
 }
 
-type choiceKey struct{}
-
-// choice is what the handler decided for a request, for the transport
-// (net/http's h2c transport finds it in the request's context).
+// choice is what the handler decided for a request, for the transport.
 type choice struct {
 	flt     *h2Filters
 	cl      *upstream.Cluster
@@ -53,39 +49,11 @@ type choice struct {
 }
 
 func newH2(p *Proxy, upstreamH2 bool) *h2 {
-	x := &h2{p: p, useH2Up: upstreamH2}
-	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		ch, _ := ctx.Value(choiceKey{}).(*choice)
-		if ch == nil || ch.host == nil {
-			return nil, errors.New("no upstream host chosen")
-		}
-		h := ch.host
-		h.ConnStart()
-		c, err := ch.cl.Dial(ctx, h)
-		if err != nil {
-			h.ConnEnd()
-			return nil, err
-		}
-		return &countedConn{Conn: c, host: h}, nil
+	x := &h2{p: p, useH2Up: upstreamH2, up1: h1Transport{p: p}}
+	if upstreamH2 {
+		x.up2 = newH2Client(p)
 	}
-	var p2 http.Protocols
-	p2.SetUnencryptedHTTP2(true)
-	x.up1 = h1Transport{p: p}
-	x.up2 = &http.Transport{DialContext: dial, Protocols: &p2, MaxIdleConnsPerHost: maxIdlePerHost, IdleConnTimeout: 90 * time.Second}
 	return x
-}
-
-// countedConn keeps the host's active-connection count right for
-// connections the transports open and close.
-type countedConn struct {
-	net.Conn
-	host *upstream.Host
-	once sync.Once
-}
-
-func (c *countedConn) Close() error {
-	c.once.Do(c.host.ConnEnd)
-	return c.Conn.Close()
 }
 
 type connKey struct{}
@@ -401,7 +369,7 @@ func (x *h2) roundTrip(req *http.Request, ch *choice) (*http.Response, error) {
 		var resp *http.Response
 		var err error
 		if x.useH2Up {
-			resp, err = x.roundTripH2(req, ch)
+			resp, err = x.up2.roundTrip(req, ch)
 		} else {
 			resp, err = x.up1.roundTrip(req, ch)
 		}
@@ -433,43 +401,6 @@ func (ch *choice) cancelled(req *http.Request) bool {
 		return ch.st.Err() != nil
 	}
 	return req.Context().Err() != nil
-}
-
-// roundTripH2 sends the request with net/http's h2c transport, which
-// takes the host from the choice in the context (dial) and is cancelled
-// through it.
-func (x *h2) roundTripH2(req *http.Request, ch *choice) (*http.Response, error) {
-	// Cancellable first, value second: a stream (the usual parent) is an
-	// afterFuncer, which spares WithCancel a goroutine watching it; a
-	// value context on top of it would hide that.
-	ctx, cancel := context.WithCancel(req.Context())
-	ctx = context.WithValue(ctx, choiceKey{}, ch)
-	timer := time.AfterFunc(ch.timeout, func() {
-		ch.info.ResponseFlags |= accesslog.UpstreamRequestTimeout
-		cancel()
-	})
-	resp, err := x.up2.RoundTrip(req.WithContext(ctx))
-	if !timer.Stop() && err != nil {
-		cancel()
-		return nil, context.DeadlineExceeded
-	}
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
-	return resp, nil
-}
-
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (c *cancelOnClose) Close() error {
-	err := c.ReadCloser.Close()
-	c.cancel()
-	return err
 }
 
 func (x *h2) errorHandler(w http.ResponseWriter, r *http.Request, err error) {

@@ -131,6 +131,11 @@ func startMosn(t *testing.T, cfgPath string, ready ...string) *proc {
 				<-p.exited
 			}
 		}
+		// The binary is race-built unless MOSN_IT_NORACE is set: a race
+		// it found while the test ran fails the test.
+		if strings.Contains(p.out.String(), "WARNING: DATA RACE") {
+			t.Errorf("the proxy reported a data race")
+		}
 		if t.Failed() {
 			t.Logf("mosn output:\n%s", p.out.String())
 		}

@@ -1,8 +1,10 @@
 package integration
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -213,4 +215,45 @@ func getBody(c *http.Client, url string) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
+}
+
+// TestH1ToH2BodyStillGoing: an HTTP/1 request whose body is still coming
+// when the h2c upstream answers without reading it. The answer is
+// relayed and the connection closed after it (the rest of the body may
+// never come); the proxy stops reading the body before it reuses or
+// frees the connection's buffer (the race-built binary would report a
+// race otherwise).
+func TestH1ToH2BodyStillGoing(t *testing.T) {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "5")
+		io.WriteString(w, "early")
+	}))
+	srv.Config.Protocols = &p
+	srv.Start()
+	t.Cleanup(srv.Close)
+	base := startH2(t, "Http1", "Http2", strings.TrimPrefix(srv.URL, "http://"))
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		// A chunked body with a first chunk and no end.
+		fmt.Fprintf(c, "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "early" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, b)
+		}
+		if !resp.Close {
+			t.Fatalf("request %d: connection kept open with the request body unfinished", i)
+		}
+		c.Close()
+	}
 }
