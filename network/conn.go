@@ -157,6 +157,10 @@ func (c *Conn) Park(idle time.Duration, detach bool, resume func(WakeReason)) bo
 	if err != nil {
 		return false
 	}
+	// Raw I/O state is rebuilt on the first read after the wake-up: a
+	// parked connection keeps none (nor, detached, the socket it refers
+	// to).
+	c.rio.Store(nil)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || c.draining.Load() {

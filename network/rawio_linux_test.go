@@ -140,3 +140,39 @@ func TestConnUsesRawIO(t *testing.T) {
 		t.Fatal("raw I/O kept for a replaced socket")
 	}
 }
+
+// TestParkDropsRawIO: a parked connection keeps no raw I/O state (it
+// would keep the detached socket's runtime structures alive); the first
+// read after the wake-up builds it again.
+func TestParkDropsRawIO(t *testing.T) {
+	p, err := NewPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	client, server := tcpPair(t)
+	conn := &Conn{Conn: server, Poller: p}
+	client.Write([]byte("a"))
+	buf := make([]byte, 8)
+	if _, err := conn.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	if conn.rio.Load() == nil {
+		t.Fatal("no raw I/O after a read")
+	}
+	woken := make(chan WakeReason, 1)
+	if !conn.Park(0, true, func(r WakeReason) { woken <- r }) {
+		t.Fatal("Park failed")
+	}
+	if conn.rio.Load() != nil {
+		t.Fatal("a parked connection kept its raw I/O")
+	}
+	client.Write([]byte("b"))
+	if r := <-woken; r != Readable {
+		t.Fatalf("woken with %v, want Readable", r)
+	}
+	if n, err := conn.Read(buf); err != nil || string(buf[:n]) != "b" {
+		t.Fatalf("read after the wake-up: %q %v", buf[:n], err)
+	}
+	conn.Close()
+}
