@@ -16,7 +16,6 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 
 	"mosn.dev/proxy/accesslog"
 	h2c "mosn.dev/proxy/codec/http2"
@@ -782,34 +781,7 @@ func appendLowerLiteral(b []byte, name, value string) []byte {
 			return b
 		}
 	}
-	b = append(b, 0)
-	b = appendHpackInt(b, 0, 7, uint64(len(name)))
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b = append(b, c)
-	}
-	if hl := hpack.HuffmanEncodeLength(value); hl < uint64(len(value)) {
-		b = appendHpackInt(b, 0x80, 7, hl)
-		return hpack.AppendHuffmanString(b, value)
-	}
-	b = appendHpackInt(b, 0, 7, uint64(len(value)))
-	return append(b, value...)
-}
-
-// appendHpackInt encodes v with an n-bit prefix (RFC 7541 §5.1).
-func appendHpackInt(b []byte, first byte, n uint8, v uint64) []byte {
-	mask := uint64(1)<<n - 1
-	if v < mask {
-		return append(b, first|byte(v))
-	}
-	b = append(b, first|byte(mask))
-	for v -= mask; v >= 0x80; v >>= 7 {
-		b = append(b, byte(v)|0x80)
-	}
-	return append(b, byte(v))
+	return h2c.AppendLiteralLower(b, name, value)
 }
 
 // h2cStream is one attempt of a request: a stream of a connection. It

@@ -399,6 +399,24 @@ func AppendField(dst []byte, f Field) []byte {
 	return appendString(dst, f.Value)
 }
 
+// AppendLiteralLower encodes name and value as a literal without
+// indexing whose name is lower-cased as it is copied, so that a canonical
+// (mixed-case) header name needs no lower-case string of its own. The
+// name is always sent as a string (no static-table lookup), the value
+// Huffman-coded when that is shorter.
+func AppendLiteralLower(dst []byte, name, value string) []byte {
+	dst = append(dst, 0)
+	dst = appendInt(dst, 0, 7, uint64(len(name)))
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return appendString(dst, value)
+}
+
 func appendString(dst []byte, s string) []byte {
 	if hl := hpack.HuffmanEncodeLength(s); hl < uint64(len(s)) {
 		dst = appendInt(dst, 0x80, 7, hl)

@@ -715,3 +715,24 @@ func TestPackBetweenBlocks(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendLiteralLower: the name arrives lower-cased, the value as it
+// was, for x/net's decoder and ours.
+func TestAppendLiteralLower(t *testing.T) {
+	for _, tt := range []struct{ name, value, want string }{
+		{"Content-Type", "text/plain", "content-type"},
+		{"X-Request-Id", "4f1c2a", "x-request-id"},
+		{"already-lower", "", "already-lower"},
+		{"X-Long", strings.Repeat("session=abcdefghij; ", 20), "x-long"},
+	} {
+		b := AppendLiteralLower(nil, tt.name, tt.value)
+		got, err := hpack.NewDecoder(DefaultTableSize, nil).DecodeFull(b)
+		if err != nil || len(got) != 1 || got[0].Name != tt.want || got[0].Value != tt.value {
+			t.Fatalf("%s: x/net decoded %+v, %v", tt.name, got, err)
+		}
+		ours, err := decodeAll(NewDecoder(DefaultTableSize), b)
+		if err != nil || len(ours) != 1 || ours[0].Name != tt.want || ours[0].Value != tt.value {
+			t.Fatalf("%s: our decoder: %+v, %v", tt.name, ours, err)
+		}
+	}
+}
