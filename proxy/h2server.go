@@ -1437,14 +1437,11 @@ func (sc *h2Conn) shutdown() {
 
 // resetID resets a stream by id (a stream error on a frame).
 func (sc *h2Conn) resetID(id uint32, code http2.ErrCode) {
-	if st := sc.stream(id); st != nil {
-		sc.wmu.Lock()
-		closed := st.closed
-		sc.wmu.Unlock()
-		if !closed {
-			sc.resetStream(st, code)
-			return
-		}
+	// A stream whose goroutine is closing it meanwhile gets no
+	// RST_STREAM from resetStream: then it is sent here, or the peer
+	// would never hear about the frame it sent.
+	if st := sc.stream(id); st != nil && sc.resetStream(st, code) {
+		return
 	}
 	sc.remember(id)
 	sc.wmu.Lock()
@@ -1453,19 +1450,22 @@ func (sc *h2Conn) resetID(id uint32, code http2.ErrCode) {
 }
 
 // resetStream sends RST_STREAM (unless the stream is closed already)
-// and closes the stream.
-func (sc *h2Conn) resetStream(st *h2Stream, code http2.ErrCode) {
+// and closes the stream. It reports whether it queued the RST_STREAM.
+func (sc *h2Conn) resetStream(st *h2Stream, code http2.ErrCode) bool {
 	sc.remember(st.id)
 	sc.wmu.Lock()
+	queued := false
 	if !st.closed && sc.werr == nil {
 		sc.out = h2c.AppendRSTStream(sc.out, st.id, uint32(code))
 		// In the same critical section: the handler may be about to
 		// write, and nothing of the stream may follow its RST_STREAM.
 		st.ended = true
+		queued = true
 		sc.flushLocked()
 	}
 	sc.wmu.Unlock()
 	sc.closeStream(st, errH2Reset)
+	return queued
 }
 
 // remember notes a stream we reset, whose in-flight frames are ignored.
