@@ -1440,8 +1440,16 @@ func (sc *h2Conn) resetID(id uint32, code http2.ErrCode) {
 	// A stream whose goroutine is closing it meanwhile gets no
 	// RST_STREAM from resetStream: then it is sent here, or the peer
 	// would never hear about the frame it sent.
-	if st := sc.stream(id); st != nil && sc.resetStream(st, code) {
-		return
+	if st := sc.stream(id); st != nil {
+		if sc.resetStream(st, code) {
+			return
+		}
+		sc.wmu.Lock()
+		sent := st.rstQueued
+		sc.wmu.Unlock()
+		if sent {
+			return // reset by its own goroutine just now
+		}
 	}
 	sc.remember(id)
 	sc.wmu.Lock()
@@ -1449,23 +1457,32 @@ func (sc *h2Conn) resetID(id uint32, code http2.ErrCode) {
 	sc.wmu.Unlock()
 }
 
-// resetStream sends RST_STREAM (unless the stream is closed already)
-// and closes the stream. It reports whether it queued the RST_STREAM.
+// resetStream sends RST_STREAM (unless the stream is closed already, or
+// reset) and closes the stream. It reports whether it queued the
+// RST_STREAM. Only a stream we reset is remembered: frames a peer sends
+// on a stream it closed or reset itself are answered as errors.
 func (sc *h2Conn) resetStream(st *h2Stream, code http2.ErrCode) bool {
-	sc.remember(st.id)
 	sc.wmu.Lock()
-	queued := false
-	if !st.closed && sc.werr == nil {
-		sc.out = h2c.AppendRSTStream(sc.out, st.id, uint32(code))
-		// In the same critical section: the handler may be about to
-		// write, and nothing of the stream may follow its RST_STREAM.
-		st.ended = true
-		queued = true
-		sc.flushLocked()
+	queue := !st.closed && !st.rstQueued && sc.werr == nil
+	if queue {
+		// The handler may be about to write: nothing of the stream
+		// may follow its RST_STREAM.
+		st.ended, st.rstQueued = true, true
 	}
 	sc.wmu.Unlock()
+	if queue {
+		// Before the RST_STREAM goes out: frames the client sent before
+		// it saw it are ignored.
+		sc.remember(st.id)
+		sc.wmu.Lock()
+		if sc.werr == nil {
+			sc.out = h2c.AppendRSTStream(sc.out, st.id, uint32(code))
+			sc.flushLocked()
+		}
+		sc.wmu.Unlock()
+	}
 	sc.closeStream(st, errH2Reset)
-	return queued
+	return queue
 }
 
 // remember notes a stream we reset, whose in-flight frames are ignored.
@@ -1580,6 +1597,7 @@ type h2Stream struct {
 	sendWin   int64
 	credit    int64
 	ended     bool // END_STREAM or RST_STREAM queued: nothing more to write
+	rstQueued bool // our RST_STREAM is (being) queued
 	closed    bool // closeStream ran: no RST_STREAM for it any more
 	lastData  int  // offset in sc.out of our last DATA frame, or -1
 	lastGen   uint64
