@@ -120,7 +120,9 @@ func newH2Client(p *Proxy) *h2Client {
 	return t
 }
 
-// close ends every connection and waits for their goroutines.
+// close ends every connection and waits for their goroutines. Only tests
+// call it: a Proxy is not closed, and its idle connections end after
+// h2cIdleTimeout.
 func (t *h2Client) close() {
 	t.mu.Lock()
 	t.closed = true
