@@ -18,6 +18,7 @@ import (
 	"mosn.dev/proxy/router"
 	"mosn.dev/proxy/stream"
 	"mosn.dev/proxy/upstream"
+	"mosn.dev/proxy/upstream/circuit"
 )
 
 // h1Server serves one downstream HTTP/1 connection: requests are handled
@@ -48,8 +49,15 @@ type h1Server struct {
 	// flt runs the listener's stream filters on this request, or is nil.
 	flt *h1Filters
 
-	// parked: the connection was handed to the poller.
+	// parked: the connection was handed to the poller or the event loop.
 	parked bool
+
+	// rq is the request in progress.
+	rq h1Req
+	// lp is the event loop serving the connection, or nil while a
+	// goroutine does (see h1Loop); lw is the loop's state for it.
+	lp *h1Loop
+	lw loopConn
 }
 
 func newH1Server(p *Proxy, c *network.Conn) *h1Server {
@@ -416,8 +424,61 @@ func appendFraming(dst []byte, f http1.Framing, chunked bool) []byte {
 	return dst
 }
 
+// h1Req is the state of the request in progress: what handle works out
+// before the first try, and where its tries stand. It lives in the
+// h1Server so that a request the event loop began can be finished by a
+// goroutine.
+type h1Req struct {
+	start   time.Time
+	keep    bool
+	route   *router.Route
+	cl      *upstream.Cluster
+	lbctx   upstream.LBContext
+	br      *circuit.Breaker // its request slot is held, or nil
+	timeout time.Duration
+	// deadline is start plus the route timeout (for all tries).
+	deadline time.Time
+	retries  uint32
+	attempt  uint32
+	retrying bool // a max_retries slot is held
+	// The current try's host, and whether its connection was reused.
+	host   *upstream.Host
+	reused bool
+}
+
 // handle proxies one request; false means close the connection.
 func (s *h1Server) handle() bool {
+	defer s.endRequest()
+	if keep, done := s.begin(); done {
+		return keep
+	}
+	if s.p.h1ToH2 {
+		rq := &s.rq
+		return s.viaH2(rq.cl, rq.route, rq.lbctx, rq.timeout, rq.retries, rq.keep)
+	}
+	return s.tries()
+}
+
+// endRequest releases the circuit breaker's slots the request holds and
+// logs it (once).
+func (s *h1Server) endRequest() {
+	rq := &s.rq
+	if rq.retrying {
+		rq.br.ReleaseRetry()
+		rq.retrying = false
+	}
+	if rq.br != nil {
+		rq.br.ReleaseRequest()
+		rq.br = nil
+	}
+	s.logAccess(rq.start)
+}
+
+// begin does what comes before a request's first try: the stream
+// filters, routing, local answers and the circuit breaker's request
+// slot. done means the request was answered; keep then says whether the
+// connection stays open.
+func (s *h1Server) begin() (keep, done bool) {
 	start := time.Now()
 	hdr := s.parser.Header()
 	s.resp = nil
@@ -430,8 +491,9 @@ func (s *h1Server) handle() bool {
 		DownstreamRemoteAddress: s.remote,
 		Lookup:                  s.lookup,
 	}
-	defer s.logAccess(start)
-	keep := s.parser.KeepAlive()
+	s.rq = h1Req{start: start}
+	keep = s.parser.KeepAlive()
+	s.rq.keep = keep
 	framing := s.parser.Framing()
 	s.body.Reset(framing, s.p.limits)
 	s.flt = nil
@@ -439,17 +501,17 @@ func (s *h1Server) handle() bool {
 		s.flt = &h1Filters{s: s, chain: chain}
 	}
 	if s.flt.run(stream.BeforeRoute) {
-		return s.flt.keep
+		return s.flt.keep, true
 	}
 
 	if string(hdr.Method()) == "CONNECT" {
 		s.localReply(501, false, "CONNECT is not supported by this proxy")
-		return false
+		return false, true
 	}
 	if s.p.maxBody > 0 && framing.Kind == http1.BodyLength && framing.Length > s.p.maxBody {
 		s.info.ResponseFlags |= accesslog.ReqEntityTooLarge
 		s.localReply(413, false, "request body too large")
-		return false
+		return false, true
 	}
 
 	var route *router.Route
@@ -463,14 +525,14 @@ func (s *h1Server) handle() bool {
 		route = s.p.routes.Match(&s.req)
 		if route == nil {
 			s.info.ResponseFlags |= accesslog.NoRouteFound
-			return s.replyKeep(404, keep, "no route")
+			return s.replyKeep(404, keep, "no route"), true
 		}
 		s.info.RouteName = route.Name()
 		if status, body, ok := route.DirectResponse(); ok {
-			return s.replyKeep(status, keep, body)
+			return s.replyKeep(status, keep, body), true
 		}
 		if status, loc, ok := route.Redirect(&s.req); ok {
-			return s.redirect(status, loc, keep)
+			return s.redirect(status, loc, keep), true
 		}
 		clusterName = route.Cluster(&s.req, rand.Uint64())
 		if t := route.Timeout(); t > 0 {
@@ -483,18 +545,18 @@ func (s *h1Server) handle() bool {
 	if s.flt != nil {
 		s.flt.cluster = clusterName
 		if s.flt.run(stream.AfterRoute) {
-			return s.flt.keep
+			return s.flt.keep, true
 		}
 		if l := s.flt.limit; l > 0 && framing.Kind == http1.BodyLength && framing.Length > l {
 			s.info.ResponseFlags |= accesslog.ReqEntityTooLarge
 			s.localReply(s.flt.limitSt, false, "request body too large")
-			return false
+			return false, true
 		}
 	}
 	cl := s.p.clusters.Get(clusterName)
 	if cl == nil {
 		s.info.ResponseFlags |= accesslog.NoRouteFound
-		return s.replyKeep(503, keep, "cluster "+clusterName+" not found")
+		return s.replyKeep(503, keep, "cluster "+clusterName+" not found"), true
 	}
 	if route != nil {
 		if np, ok := route.RewritePath(&s.req); ok {
@@ -524,74 +586,117 @@ func (s *h1Server) handle() bool {
 	br := s.p.breakers.Get(cl.Config())
 	if !br.AcquireRequest() {
 		s.info.ResponseFlags |= accesslog.UpstreamOverflow
-		return s.replyAfterBody(503, keep, "upstream overflow")
+		return s.replyAfterBody(503, keep, "upstream overflow"), true
 	}
-	defer br.ReleaseRequest()
-	if s.p.h1ToH2 {
-		return s.viaH2(cl, route, lbctx, timeout, retries, keep)
-	}
-	deadline := start.Add(timeout)
-	bodyless := framing.Kind == http1.BodyNone
-	retrying := false
-	defer func() {
-		if retrying {
-			br.ReleaseRetry()
-		}
-	}()
-	for attempt := uint32(0); ; attempt++ {
-		if attempt > 0 && !retrying {
-			// A retry holds a max_retries slot until the request ends.
-			if !br.AcquireRetry() {
-				s.info.ResponseFlags |= accesslog.UpstreamOverflow
-				return s.replyAfterBody(503, keep, "upstream overflow (max_retries)")
-			}
-			retrying = true
-		}
-		h := cl.Pick(&lbctx)
-		if h == nil {
-			s.info.ResponseFlags |= accesslog.NoHealthyUpstream
-			return s.replyAfterBody(503, keep, "no healthy upstream")
-		}
-		s.info.UpstreamHost = h.Address()
-		if s.flt != nil {
-			s.flt.host = h.Address()
-			if s.flt.run(stream.AfterChooseHost) {
-				return s.flt.keep
-			}
-		}
-		uc, reused, err := s.p.pools.get(cl, h, s.p.limits, br)
-		if err != nil {
-			if errors.Is(err, errConnOverflow) {
-				s.info.ResponseFlags |= accesslog.UpstreamOverflow
-				return s.replyAfterBody(503, keep, "upstream overflow (max_connections)")
-			}
-			if attempt < retries {
-				lbctx.Exclude = h
-				continue
-			}
-			s.info.ResponseFlags |= accesslog.UpstreamConnectionFailure
-			return s.replyAfterBody(503, keep, "upstream connect error")
-		}
-		h.RequestStart()
-		s.allowRetry = attempt < retries && bodyless
-		s.allow5xx = attempt < s.policy.NumRetries && bodyless
-		res := s.exchange(uc, route, deadline, keep)
-		h.RequestEnd()
-		if res == exRetry {
-			if !reused {
-				lbctx.Exclude = h
-			}
+	rq := &s.rq
+	rq.br, rq.route, rq.cl, rq.lbctx = br, route, cl, lbctx
+	rq.timeout, rq.deadline, rq.retries = timeout, start.Add(timeout), retries
+	return keep, false
+}
+
+// tries sends the request to upstream hosts, from try s.rq.attempt on,
+// until one answers or the retries run out.
+func (s *h1Server) tries() bool {
+	for ; ; s.rq.attempt++ {
+		uc, st, keep := s.nextTry(false)
+		switch st {
+		case tryDone:
+			return keep
+		case tryAgain:
 			continue
 		}
-		switch res {
-		case exDone:
-			return keep && !s.closing()
-		case exDoneClose:
-			return false
-		default:
-			return false
+		res := s.exchange(uc, s.rq.route, s.rq.deadline, s.rq.keep)
+		if keep, done := s.tryEnded(res); done {
+			return keep
 		}
 	}
+}
+
+// tryState is what nextTry did.
+type tryState int
+
+const (
+	tryGo    tryState = iota // a connection is ready: exchange on it
+	tryDone                  // the request was answered (an error reply)
+	tryAgain                 // no connection: go on with the next try
+	tryLater                 // the event loop has no idle connection: a goroutine must dial
+)
+
+// nextTry starts try s.rq.attempt: a max_retries slot for a retry, a
+// host, a connection to it. From the event loop (loop set) it only takes
+// an idle connection, and a host that has none gives tryLater with
+// nothing done that a goroutine's nextTry would repeat.
+func (s *h1Server) nextTry(loop bool) (*upConn, tryState, bool) {
+	rq := &s.rq
+	if rq.attempt > 0 && !rq.retrying {
+		// A retry holds a max_retries slot until the request ends.
+		if !rq.br.AcquireRetry() {
+			s.info.ResponseFlags |= accesslog.UpstreamOverflow
+			return nil, tryDone, s.replyAfterBody(503, rq.keep, "upstream overflow (max_retries)")
+		}
+		rq.retrying = true
+	}
+	h := rq.cl.Pick(&rq.lbctx)
+	if h == nil {
+		s.info.ResponseFlags |= accesslog.NoHealthyUpstream
+		return nil, tryDone, s.replyAfterBody(503, rq.keep, "no healthy upstream")
+	}
+	s.info.UpstreamHost = h.Address()
+	if s.flt != nil {
+		s.flt.host = h.Address()
+		if s.flt.run(stream.AfterChooseHost) {
+			return nil, tryDone, s.flt.keep
+		}
+	}
+	var (
+		uc     *upConn
+		reused bool
+		err    error
+	)
+	if loop {
+		if uc = s.lp.take(rq.cl, h); uc == nil {
+			return nil, tryLater, false
+		}
+		reused = true
+	} else {
+		uc, reused, err = s.p.pools.get(rq.cl, h, s.p.limits, rq.br)
+	}
+	if err != nil {
+		if errors.Is(err, errConnOverflow) {
+			s.info.ResponseFlags |= accesslog.UpstreamOverflow
+			return nil, tryDone, s.replyAfterBody(503, rq.keep, "upstream overflow (max_connections)")
+		}
+		if rq.attempt < rq.retries {
+			rq.lbctx.Exclude = h
+			return nil, tryAgain, false
+		}
+		s.info.ResponseFlags |= accesslog.UpstreamConnectionFailure
+		return nil, tryDone, s.replyAfterBody(503, rq.keep, "upstream connect error")
+	}
+	h.RequestStart()
+	rq.host, rq.reused = h, reused
+	bodyless := s.parser.Framing().Kind == http1.BodyNone
+	s.allowRetry = rq.attempt < rq.retries && bodyless
+	s.allow5xx = rq.attempt < s.policy.NumRetries && bodyless
+	return uc, tryGo, false
+}
+
+// tryEnded ends the current try with its exchange's result; done means
+// the request is over (keep: the connection stays open), else the next
+// try follows.
+func (s *h1Server) tryEnded(res exResult) (keep, done bool) {
+	rq := &s.rq
+	rq.host.RequestEnd()
+	switch res {
+	case exRetry:
+		if !rq.reused {
+			rq.lbctx.Exclude = rq.host
+		}
+		return false, false
+	case exDone:
+		return rq.keep && !s.closing(), true
+	}
+	return false, true
 }
 
 type exResult int
@@ -605,10 +710,33 @@ const (
 
 // exchange sends the request on uc and relays the response.
 func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time, keep bool) exResult {
+	uc.SetDeadline(deadline)
+	if res, ok := s.send(uc, route); !ok {
+		return res
+	}
+	// The answer cannot be there yet: other connections' work first
+	// (see yieldGate).
+	s.p.gate.yield()
+	s.respStart(uc)
+	for {
+		if res, st := s.respHead(uc); st != headMore {
+			if st == headFailed {
+				return res
+			}
+			return s.relay(uc, route, keep)
+		}
+		if err := uc.fill(); err != nil {
+			return s.upstreamFailed(uc, err, uc.w > 0 || s.parser.Framing().Kind != http1.BodyNone)
+		}
+	}
+}
+
+// send writes the request (head and body) to uc; on false the exchange
+// ended with the result given.
+func (s *h1Server) send(uc *upConn, route *router.Route) (exResult, bool) {
 	hdr := s.parser.Header()
 	framing := s.parser.Framing()
 	uc.requests++
-	uc.SetDeadline(deadline)
 	s.info.UpstreamLocalAddress = uc.localAddr()
 
 	// Request head.
@@ -637,8 +765,8 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 	// Request body, streamed.
 	if framing.Kind != http1.BodyNone {
 		if s.parser.ExpectContinue() && s.r == s.w {
-			if _, err := s.c.Write([]byte("HTTP/1.1 100 Continue\r\n\r\n")); err != nil {
-				return exFailed
+			if err := s.write([]byte("HTTP/1.1 100 Continue\r\n\r\n")); err != nil {
+				return exFailed, false
 			}
 		}
 		if err := s.forwardBody(uc, chunked); err != nil {
@@ -648,11 +776,11 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 			}
 			if errors.Is(err, errDownstream) {
 				s.info.ResponseFlags |= accesslog.DownstreamConnectionTermination
-				return exFailed
+				return exFailed, false
 			}
 			if errors.Is(err, errBadBody) {
 				s.localReply(400, false, err.Error())
-				return exFailed
+				return exFailed, false
 			}
 			if errors.Is(err, errTooLarge) {
 				uc.close()
@@ -662,51 +790,67 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 					st = s.flt.limitSt
 				}
 				s.localReply(st, false, "request body too large")
-				return exFailed
+				return exFailed, false
 			}
-			return s.upstreamFailed(uc, err, true)
+			return s.upstreamFailed(uc, err, true), false
 		}
 	}
 	if err := uc.flush(); err != nil {
-		return s.upstreamFailed(uc, err, framing.Kind != http1.BodyNone)
+		return s.upstreamFailed(uc, err, framing.Kind != http1.BodyNone), false
 	}
 	s.info.RequestReceivedDuration = time.Since(s.info.StartTime)
-	// The answer cannot be there yet: other connections' work first
-	// (see yieldGate).
-	s.p.gate.yield()
+	return 0, true
+}
 
-	// Response head.
+// headState is what respHead found.
+type headState int
+
+const (
+	headMore   headState = iota // the head is not complete: read more
+	headDone                    // the response head is parsed
+	headFailed                  // a bad response: answered 502
+)
+
+// respStart readies uc's parser for the response to the request.
+func (s *h1Server) respStart(uc *upConn) {
 	uc.parser.Reset()
-	uc.parser.SetRequestMethod(hdr.Method())
-	for {
-		if uc.buf != nil && uc.r < uc.w {
-			n, err := uc.parser.Parse(uc.in())
-			if err == nil {
-				uc.r += n
-				if st := uc.parser.Header().Status(); st >= 100 && st < 200 && st != 101 {
-					uc.parser.Reset()
-					uc.parser.SetRequestMethod(hdr.Method())
-					continue
-				}
-				break
+	uc.parser.SetRequestMethod(s.parser.Header().Method())
+}
+
+// respHead parses the response head from what uc has buffered, skipping
+// interim (1xx) answers.
+func (s *h1Server) respHead(uc *upConn) (exResult, headState) {
+	for uc.buf != nil && uc.r < uc.w {
+		n, err := uc.parser.Parse(uc.in())
+		if err == nil {
+			uc.r += n
+			if st := uc.parser.Header().Status(); st >= 100 && st < 200 && st != 101 {
+				s.respStart(uc)
+				continue
 			}
-			if err != http1.ErrNeedMore {
-				s.p.log.Warnf("[proxy] [http1] bad response from %s: %v", uc.host.Address(), err)
-				uc.cl.ReportResult(uc.host, false)
-				uc.close()
-				s.info.ResponseFlags |= accesslog.UpstreamConnectionTermination
-				s.localReply(502, false, "bad response from upstream")
-				return exFailed
-			}
+			return 0, headDone
 		}
-		if err := uc.fill(); err != nil {
-			return s.upstreamFailed(uc, err, uc.w > 0 || framing.Kind != http1.BodyNone)
+		if err != http1.ErrNeedMore {
+			s.p.log.Warnf("[proxy] [http1] bad response from %s: %v", uc.host.Address(), err)
+			uc.cl.ReportResult(uc.host, false)
+			uc.close()
+			s.info.ResponseFlags |= accesslog.UpstreamConnectionTermination
+			s.localReply(502, false, "bad response from upstream")
+			return exFailed, headFailed
 		}
+		break
 	}
+	return 0, headMore
+}
+
+// relay relays the response whose head uc's parser holds: head, then
+// the body, streamed.
+func (s *h1Server) relay(uc *upConn, route *router.Route, keep bool) exResult {
+	hdr := s.parser.Header()
 	s.info.ResponseReceivedDuration = time.Since(s.info.StartTime)
 	resp := uc.parser.Header()
 	uc.cl.ReportResult(uc.host, resp.Status() < 500)
-	if upgrade != nil && resp.Status() == 101 {
+	if s.parser.Upgrade() != nil && resp.Status() == 101 {
 		return s.tunnel(uc, resp)
 	}
 	if s.allow5xx && s.policy.RetryStatus(resp.Status()) {
@@ -750,7 +894,7 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 	for !uc.body.Done() && rframing.Kind != http1.BodyNone {
 		if uc.r == uc.w || uc.buf == nil || starved {
 			if len(s.out) > 0 {
-				if _, err := s.c.Write(s.out); err != nil {
+				if err := s.write(s.out); err != nil {
 					uc.close()
 					s.info.ResponseFlags |= accesslog.DownstreamConnectionTermination
 					return exFailed
@@ -783,7 +927,7 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 			return exFailed
 		}
 		if len(s.out) >= 32<<10 {
-			if _, err := s.c.Write(s.out); err != nil {
+			if err := s.write(s.out); err != nil {
 				uc.close()
 				s.info.ResponseFlags |= accesslog.DownstreamConnectionTermination
 				return exFailed
@@ -795,14 +939,13 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 		s.out = http1.AppendLastChunk(s.out, uc.body.Trailers())
 	}
 	s.info.BytesSent = sent
-	_, werr := s.c.Write(s.out)
+	werr := s.write(s.out)
 	s.out = s.out[:0]
 	s.info.RequestFinishedDuration = time.Since(s.info.StartTime)
 	s.logAccess(s.info.StartTime)
 	s.resp = nil
 	if uc.parser.KeepAlive() && rframing.Kind != http1.BodyUntilClose {
-		uc.SetDeadline(time.Time{})
-		s.p.pools.put(uc)
+		s.putUp(uc)
 	} else {
 		uc.close()
 	}
@@ -813,6 +956,28 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 		return exDoneClose
 	}
 	return exDone
+}
+
+// putUp ends the request's use of uc, which stays open for another.
+func (s *h1Server) putUp(uc *upConn) {
+	if s.lp != nil {
+		s.lp.put(uc)
+		return
+	}
+	uc.SetDeadline(time.Time{})
+	s.p.pools.put(uc)
+}
+
+// write sends b downstream. On a goroutine it blocks until all is sent;
+// from the event loop it never blocks, and what the socket did not take
+// waits in s.lw.pending for the goroutine the loop then hands the
+// connection to.
+func (s *h1Server) write(b []byte) error {
+	if s.lp != nil {
+		return s.lp.write(s, b)
+	}
+	_, err := s.c.Write(b)
+	return err
 }
 
 func (s *h1Server) bodyTimeout() time.Duration { return DefaultTimeout }
@@ -837,7 +1002,7 @@ func (s *h1Server) tunnel(uc *upConn, resp *http1.Header) exResult {
 		s.out = append(s.out, uc.in()...)
 		uc.r = uc.w
 	}
-	if _, err := s.c.Write(s.out); err != nil {
+	if err := s.write(s.out); err != nil {
 		uc.close()
 		return exFailed
 	}
@@ -977,7 +1142,7 @@ func (s *h1Server) redirect(status int, location string, keep bool) bool {
 		s.out = append(s.out, "Connection: close\r\n"...)
 	}
 	s.out = append(s.out, '\r', '\n')
-	s.c.Write(s.out)
+	s.write(s.out)
 	s.out = s.out[:0]
 	return keep
 }
@@ -996,7 +1161,7 @@ func (s *h1Server) localReply(status int, keep bool, body string) {
 	}
 	s.out = append(s.out, "\r\n\r\n"...)
 	s.out = append(s.out, body...)
-	s.c.Write(s.out)
+	s.write(s.out)
 	s.out = s.out[:0]
 	s.info.BytesSent = uint64(len(body))
 }
