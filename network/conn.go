@@ -264,6 +264,15 @@ func (c *Conn) resumeDetached(r WakeReason, resume func(WakeReason)) {
 	resume(r)
 }
 
+// Detach marks the connection as served elsewhere than on the goroutine
+// its listener started it on (an event loop): the listener leaves it
+// open when that goroutine returns, and whoever serves it closes it.
+func (c *Conn) Detach() {
+	c.mu.Lock()
+	c.detached = true
+	c.mu.Unlock()
+}
+
 // Detached reports whether the connection was ever parked: its serving
 // goroutine has handed it to the poller, and whoever resumes it closes
 // it. Listeners read it after their handler returns.
@@ -315,10 +324,15 @@ func (c *Conn) Transfer() bool {
 
 // OnDrain registers f to run (once, on its own goroutine) when the
 // connection starts draining; multiplexing handlers use it to send their
-// protocol's GOAWAY and finish the streams they have.
+// protocol's GOAWAY and finish the streams they have. A nil f removes
+// the function registered.
 func (c *Conn) OnDrain(f func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if f == nil {
+		c.onDrain = nil
+		return
+	}
 	if c.draining.Load() {
 		go f()
 		return

@@ -8,11 +8,18 @@ import "mosn.dev/proxy/upstream"
 // served by its own goroutine.
 type h1Loop struct{}
 
+// h1LoopsOn: this platform has no event loop.
+const h1LoopsOn = false
+
 type loopConn struct{}
+
+type loopUp struct{ l *h1Loop }
 
 func (l *h1Loop) take(*upstream.Cluster, *upstream.Host) *upConn { return nil }
 func (l *h1Loop) put(*upConn)                                    {}
 func (l *h1Loop) write(*h1Server, []byte) error                  { return nil }
+func (u *upConn) flushLoop() error                               { return nil }
+func (u *upConn) leaveLoop()                                     {}
 
 // adopt hands s to the event loop; there is none here.
 func (s *h1Server) adopt() bool { return false }

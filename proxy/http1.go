@@ -49,9 +49,6 @@ type h1Server struct {
 	// flt runs the listener's stream filters on this request, or is nil.
 	flt *h1Filters
 
-	// parked: the connection was handed to the poller or the event loop.
-	parked bool
-
 	// rq is the request in progress.
 	rq h1Req
 	// lp is the event loop serving the connection, or nil while a
@@ -115,12 +112,15 @@ func (s *h1Server) lookupVar(name string) (string, bool) {
 
 func (s *h1Server) serve() {
 	for {
-		if !s.readHead() || !s.handle() || s.closing() {
+		err := s.readHead()
+		if err == errParked {
+			// The poller or the event loop owns the connection now:
+			// s must not be touched again.
+			return
+		}
+		if err != nil || !s.handle() || s.closing() {
 			break
 		}
-	}
-	if s.parked {
-		return // the poller owns the connection now
 	}
 	s.c.Close()
 	s.releaseBuf()
@@ -172,11 +172,7 @@ func (s *h1Server) park(waited time.Duration) bool {
 	}
 	s.releaseBuf()
 	p := s.p
-	if !c.Park(idle, true, func(r network.WakeReason) { p.resumeH1(c, r) }) {
-		return false
-	}
-	s.parked = true
-	return true
+	return c.Park(idle, true, func(r network.WakeReason) { p.resumeH1(c, r) })
 }
 
 // resumeH1 serves a parked HTTP/1 connection again, on the poller's new
@@ -227,6 +223,9 @@ func (s *h1Server) releaseBuf() {
 func (s *h1Server) fill(idle bool) error {
 	if s.r == s.w {
 		s.r, s.w = 0, 0
+		if idle && s.p.h1Loops && s.adopt() {
+			return errParked
+		}
 		if idle && s.buf != nil && !s.c.Draining() {
 			// A busy keep-alive connection sends its next request soon:
 			// read it with the buffer still held, which costs one syscall
@@ -353,26 +352,30 @@ func (s *h1Server) drained() error {
 	return errDrained
 }
 
-// readHead parses the next request head; false means the connection ends.
-func (s *h1Server) readHead() bool {
+// readHead parses the next request head. An error ends the connection;
+// errParked means it was handed over (see serve).
+func (s *h1Server) readHead() error {
 	s.parser.Reset()
 	for {
 		if s.r < s.w {
 			n, err := s.parser.Parse((*s.buf)[s.r:s.w])
 			if err == nil {
 				s.r += n
-				return true
+				return nil
 			}
 			if err != http1.ErrNeedMore {
 				s.localReply(http1.StatusOf(err), false, err.Error())
-				return false
+				return err
 			}
 		}
 		if err := s.fill(s.r == s.w); err != nil {
+			if err == errParked {
+				return err
+			}
 			if s.r < s.w {
 				s.p.log.Debugf("[proxy] [http1] connection %d: incomplete request head: %v", s.c.ID, err)
 			}
-			return false
+			return err
 		}
 	}
 }
@@ -444,6 +447,10 @@ type h1Req struct {
 	// The current try's host, and whether its connection was reused.
 	host   *upstream.Host
 	reused bool
+	// picked is the host the event loop picked for a try it left to a
+	// goroutine (tryLater), which then uses it: picking again would
+	// skew the balancer.
+	picked *upstream.Host
 }
 
 // handle proxies one request; false means close the connection.
@@ -636,7 +643,11 @@ func (s *h1Server) nextTry(loop bool) (*upConn, tryState, bool) {
 		}
 		rq.retrying = true
 	}
-	h := rq.cl.Pick(&rq.lbctx)
+	h := rq.picked
+	rq.picked = nil
+	if h == nil {
+		h = rq.cl.Pick(&rq.lbctx)
+	}
 	if h == nil {
 		s.info.ResponseFlags |= accesslog.NoHealthyUpstream
 		return nil, tryDone, s.replyAfterBody(503, rq.keep, "no healthy upstream")
@@ -655,6 +666,7 @@ func (s *h1Server) nextTry(loop bool) (*upConn, tryState, bool) {
 	)
 	if loop {
 		if uc = s.lp.take(rq.cl, h); uc == nil {
+			rq.picked = h
 			return nil, tryLater, false
 		}
 		reused = true
@@ -718,6 +730,11 @@ func (s *h1Server) exchange(uc *upConn, route *router.Route, deadline time.Time,
 	// (see yieldGate).
 	s.p.gate.yield()
 	s.respStart(uc)
+	return s.await(uc, route, keep)
+}
+
+// await reads the response head, then relays the response.
+func (s *h1Server) await(uc *upConn, route *router.Route, keep bool) exResult {
 	for {
 		if res, st := s.respHead(uc); st != headMore {
 			if st == headFailed {

@@ -43,6 +43,7 @@ type upConn struct {
 	br       *circuit.Breaker
 	gate     *yieldGate
 	rio      *network.RawIO // raw system calls for Conn, or nil
+	lp       loopUp         // the event loop's state, while one holds it
 }
 
 // reader is what fill reads the socket through.
@@ -99,6 +100,9 @@ func (u *upConn) flush() error {
 	if len(u.out) == 0 {
 		return nil
 	}
+	if u.lp.l != nil {
+		return u.flushLoop()
+	}
 	var err error
 	if u.rio != nil {
 		_, err = u.rio.Write(u.out)
@@ -124,6 +128,7 @@ func (u *upConn) release() {
 }
 
 func (u *upConn) close() {
+	u.leaveLoop()
 	u.Conn.Close()
 	u.host.ConnEnd()
 	u.br.ReleaseConn()
@@ -154,26 +159,11 @@ var errConnOverflow = errors.New("upstream overflow: max_connections")
 
 func (ps *pools) get(cl *upstream.Cluster, h *upstream.Host, limits http1.Limits, br *circuit.Breaker) (*upConn, bool, error) {
 	key := poolKey{cl.Name(), h.Address()}
-	for {
-		ps.mu.Lock()
-		list := ps.idle[key]
-		var u *upConn
-		if n := len(list); n > 0 {
-			u = list[n-1]
-			list[n-1] = nil
-			ps.idle[key] = list[:n-1]
-		}
-		ps.mu.Unlock()
-		if u == nil {
-			break
-		}
-		// A connection back in the pool for a moment is trusted without a
-		// probe (a syscall per request otherwise); if the server did close
-		// it, the request is sent again on a new one.
-		if time.Since(u.idleAt) < freshIdle || network.Alive(u.Conn) {
-			return u, true, nil
-		}
-		u.close()
+	if u := ps.getIdle(key); u != nil {
+		// A connection back in the pool for a moment is trusted without
+		// a probe (a syscall per request otherwise); if the server did
+		// close it, the request is sent again on a new one.
+		return u, true, nil
 	}
 	if !br.AcquireConn() {
 		return nil, false, errConnOverflow
@@ -196,6 +186,25 @@ func (ps *pools) get(cl *upstream.Cluster, h *upstream.Host, limits http1.Limits
 		parser: http1.NewResponseParser(limits),
 		max:    cl.Config().MaxRequestPerConnOrDefault(),
 	}, false, nil
+}
+
+// getIdle returns an idle connection for key, or nil; it never dials.
+func (ps *pools) getIdle(key poolKey) *upConn {
+	for {
+		ps.mu.Lock()
+		list := ps.idle[key]
+		var u *upConn
+		if n := len(list); n > 0 {
+			u = list[n-1]
+			list[n-1] = nil
+			ps.idle[key] = list[:n-1]
+		}
+		ps.mu.Unlock()
+		if u == nil || time.Since(u.idleAt) < freshIdle || network.Alive(u.Conn) {
+			return u
+		}
+		u.close()
+	}
 }
 
 // put keeps a connection for reuse unless it reached max_request_per_conn

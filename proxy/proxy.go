@@ -12,7 +12,9 @@ package proxy
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"mosn.dev/proxy/accesslog"
@@ -84,6 +86,13 @@ type Proxy struct {
 	// h1ToH2 sends HTTP/1 requests to h2c upstreams through http2's
 	// transport (upstream_protocol Http2 with an HTTP/1 downstream).
 	h1ToH2 bool
+	// h1Loops: HTTP/1 connections are served by event loops (see h1Loop;
+	// Linux, no stream filters, an HTTP/1 upstream). loops are started on
+	// first use, one per processor.
+	h1Loops     bool
+	loopMu      sync.Mutex
+	loops       []*h1Loop
+	loopsBroken bool
 	// RPC protocols served, and the shared upstream connections.
 	boltOn, dubboOn bool
 	mux             *muxPool
@@ -241,6 +250,7 @@ func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
 		p.breakers = &circuit.Set{}
 	}
 	p.pools = newPools(&p.gate)
+	p.h1Loops = h1LoopsOn && p.h1 && !p.h1ToH2 && p.filters.Empty() && os.Getenv("MOSN_HTTP1_EVENT_LOOP") != "off"
 	if p.h2 || p.h1ToH2 {
 		p.http2 = newH2(p, upH2)
 	}

@@ -58,6 +58,12 @@ func startHTTP(t *testing.T, h http.Handler) (string, string, *proc) {
 	t.Helper()
 	up := httptest.NewServer(h)
 	t.Cleanup(up.Close)
+	return startHTTPTo(t, up)
+}
+
+// startHTTPTo is startHTTP in front of a running upstream server.
+func startHTTPTo(t *testing.T, up *httptest.Server) (string, string, *proc) {
+	t.Helper()
 	port, admin := testutil.FreePort(t), testutil.FreePort(t)
 	dir := t.TempDir()
 	cfg := expand(httpConfig, map[string]string{
