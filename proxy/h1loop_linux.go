@@ -54,6 +54,20 @@ type h1Loop struct {
 	rc     syscall.RawConn // ep's
 	evfd   int             // an eventfd that wakes the loop for posted work
 	waitFn func(uintptr) bool
+	polls  int // poll calls in the current wait
+
+	// A busy loop seldom waits in the runtime's poller, which polls the
+	// network for every other goroutine only when nothing is runnable
+	// (or every 10 ms from sysmon): goroutines the loop handed work to
+	// would wait for their sockets that long. So the loop goes through
+	// the poller at least every loopYield: yf, an eventfd the runtime
+	// polls, is made readable and waited for.
+	yf      *os.File
+	yrc     syscall.RawConn
+	yfd     int
+	yieldFn func(uintptr) bool
+	yielded bool // the yield's first call (the write) is done
+	polled  time.Time
 
 	mu       sync.Mutex
 	posted   []loopMsg
@@ -81,6 +95,10 @@ const h1LoopsOn = true
 // loopSweep is how often the loop looks for expired route timeouts and
 // for connections idle long enough to park.
 const loopSweep = 20 * time.Millisecond
+
+// loopYield is the longest a busy loop goes without letting the runtime
+// poll the network (see h1Loop.yf).
+const loopYield = 500 * time.Microsecond
 
 // loopLinger is how long a loop with no connections waits for new ones
 // before its goroutine ends.
@@ -227,8 +245,24 @@ func newH1Loop(p *Proxy) (*h1Loop, error) {
 		unix.Close(evfd)
 		return nil, err
 	}
-	l := &h1Loop{p: p, epfd: epfd, ep: ep, rc: rc, evfd: evfd, slots: make([]loopSlot, 1, 64), idleUp: map[poolKey][]*upConn{}}
+	yfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		ep.Close()
+		unix.Close(evfd)
+		return nil, err
+	}
+	yf := os.NewFile(uintptr(yfd), "http1-loop-yield")
+	yrc, err := yf.SyscallConn()
+	if err != nil {
+		yf.Close()
+		ep.Close()
+		unix.Close(evfd)
+		return nil, err
+	}
+	l := &h1Loop{p: p, epfd: epfd, ep: ep, rc: rc, evfd: evfd, yf: yf, yrc: yrc, yfd: yfd,
+		slots: make([]loopSlot, 1, 64), idleUp: map[poolKey][]*upConn{}}
 	l.waitFn = l.poll
+	l.yieldFn = l.yield1
 	l.emptySince = time.Now()
 	go l.run()
 	return l, nil
@@ -258,8 +292,30 @@ func (l *h1Loop) post(m loopMsg) bool {
 	return true
 }
 
+// yield1 is the yield's RawConn callback: the first call makes yf
+// readable (after the runtime's poller state was reset, so its edge is
+// not missed) and waits, the second drains it.
+func (l *h1Loop) yield1(fd uintptr) bool {
+	var b = [8]byte{1}
+	if !l.yielded {
+		l.yielded = true
+		unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), 8)
+		return false
+	}
+	unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), 8)
+	return true
+}
+
+// yieldPoller lets the runtime run and poll the network for other
+// goroutines, then goes on.
+func (l *h1Loop) yieldPoller() {
+	l.yielded = false
+	l.yrc.Read(l.yieldFn)
+}
+
 // poll takes the ready events without waiting; false when there are none.
 func (l *h1Loop) poll(fd uintptr) bool {
+	l.polls++
 	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
 	if errno != 0 {
 		n = 0
@@ -270,29 +326,38 @@ func (l *h1Loop) poll(fd uintptr) bool {
 
 func (l *h1Loop) run() {
 	defer l.ep.Close()
+	defer l.yf.Close()
 	defer unix.Close(l.evfd)
+	var deadline time.Time
 	for {
-		if !l.poll(uintptr(l.epfd)) {
-			// Nothing ready: wait in the runtime's poller, until the
-			// next sweep when connections are held.
-			var deadline time.Time
-			if l.inUse > 0 {
-				deadline = l.nextSweep
-			} else {
-				deadline = l.emptySince.Add(loopLinger)
-			}
-			l.ep.SetReadDeadline(deadline)
-			if err := l.rc.Read(l.waitFn); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-				l.p.log.Errorf("[proxy] [http1] event loop: %v", err)
-				l.shutdown()
-				return
-			}
+		// Take what is ready; when nothing is, wait in the runtime's
+		// poller (until the next sweep when connections are held).
+		next := l.nextSweep
+		if l.inUse == 0 {
+			next = l.emptySince.Add(loopLinger)
 		}
+		if !next.Equal(deadline) {
+			deadline = next
+			l.ep.SetReadDeadline(deadline)
+		}
+		l.polls = 0
+		if err := l.rc.Read(l.waitFn); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			l.p.log.Errorf("[proxy] [http1] event loop: %v", err)
+			l.shutdown()
+			return
+		}
+		waited := l.polls != 1
 		for i := 0; i < l.nev; i++ {
 			l.dispatch(l.events[i])
 		}
 		l.nev = 0
 		now := time.Now()
+		if waited {
+			l.polled = now
+		} else if now.Sub(l.polled) >= loopYield {
+			l.yieldPoller()
+			l.polled = now
+		}
 		if !now.Before(l.nextSweep) {
 			l.sweep(now)
 			l.nextSweep = now.Add(loopSweep)
