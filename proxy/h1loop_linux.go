@@ -331,12 +331,8 @@ func (l *h1Loop) run() {
 	var deadline time.Time
 	for {
 		// Take what is ready; when nothing is, wait in the runtime's
-		// poller (until the next sweep when connections are held).
-		next := l.nextSweep
-		if l.inUse == 0 {
-			next = l.emptySince.Add(loopLinger)
-		}
-		if !next.Equal(deadline) {
+		// poller, until there is something to time out.
+		if next := l.nextWake(); !next.Equal(deadline) {
 			deadline = next
 			l.ep.SetReadDeadline(deadline)
 		}
@@ -362,9 +358,53 @@ func (l *h1Loop) run() {
 			l.sweep(now)
 			l.nextSweep = now.Add(loopSweep)
 		}
-		if l.inUse == 0 && now.Sub(l.emptySince) >= loopLinger && l.end() {
-			return
+		switch {
+		case l.idle.n+l.busy.n > 0:
+			l.emptySince = time.Time{}
+		case l.emptySince.IsZero():
+			l.emptySince = now
+		case now.Sub(l.emptySince) >= loopLinger:
+			// No client for a while: the upstream connections go back
+			// to the shared pool, and the loop ends.
+			l.releaseIdleUps()
+			if l.inUse == 0 && l.end() {
+				return
+			}
 		}
+	}
+}
+
+// nextWake is when the loop must look at its connections even if no
+// socket becomes ready: the next sweep while requests are in flight
+// (route timeouts), else when the oldest idle connection is to be parked
+// or closed, else when an empty loop ends.
+func (l *h1Loop) nextWake() time.Time {
+	if l.busy.n > 0 {
+		return l.nextSweep
+	}
+	if s := l.idle.head; s != nil {
+		wait := parkAfter
+		if t := s.c.IdleTimeout; t > 0 && t < wait {
+			wait = t
+		}
+		return s.lw.since.Add(wait)
+	}
+	if !l.emptySince.IsZero() {
+		return l.emptySince.Add(loopLinger)
+	}
+	return l.nextSweep
+}
+
+// releaseIdleUps hands the loop's idle upstream connections back to the
+// shared pool.
+func (l *h1Loop) releaseIdleUps() {
+	for key, list := range l.idleUp {
+		for i, uc := range list {
+			l.letGo(uc)
+			l.p.pools.put(uc)
+			list[i] = nil
+		}
+		delete(l.idleUp, key)
 	}
 }
 
@@ -504,9 +544,7 @@ func (l *h1Loop) release(slot uint32) {
 	sl.gen++
 	sl.s, sl.uc = nil, nil
 	l.free = append(l.free, slot)
-	if l.inUse--; l.inUse == 0 {
-		l.emptySince = time.Now()
-	}
+	l.inUse--
 }
 
 // register adds k to the epoll set (edge-triggered) under a new slot.
