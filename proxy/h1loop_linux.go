@@ -134,8 +134,10 @@ type loopConn struct {
 	waiting bool
 	head    bool
 	// readable: the socket may hold unread bytes (it became readable
-	// since a read last drained it).
+	// since a read last drained it); hup: the peer's end of stream (or an
+	// error) is among them.
 	readable bool
+	hup      bool
 	// pending is what the socket did not take of a response.
 	pending []byte
 	// since is when the connection last went idle.
@@ -153,6 +155,7 @@ type loopUp struct {
 	slot, gen uint32
 	k         *sock
 	owner     *h1Server // the request it serves, or nil while idle
+	hup       bool      // the server's end of stream is queued
 }
 
 type connList struct {
@@ -462,6 +465,9 @@ func (l *h1Loop) dispatch(ev unix.EpollEvent) {
 		return // the socket left the loop since
 	}
 	sl := l.slots[slot]
+	// The peer's FIN (or an error) may have come with the last bytes, in
+	// the same edge: reads then go on past a short one, to the end.
+	hup := ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
 	defer func() {
 		if e := recover(); e != nil {
 			l.p.log.Errorf("[proxy] [http1] event loop panic: %v", e)
@@ -469,15 +475,19 @@ func (l *h1Loop) dispatch(ev unix.EpollEvent) {
 		}
 	}()
 	if sl.uc != nil {
+		if hup {
+			sl.uc.lp.hup = true
+		}
 		l.upEvent(sl.uc)
 		return
 	}
-	if sl.s.lw.waiting {
-		// Pipelined bytes: read after the answer.
-		sl.s.lw.readable = true
-		return
-	}
 	sl.s.lw.readable = true
+	if hup {
+		sl.s.lw.hup = true
+	}
+	if sl.s.lw.waiting {
+		return // pipelined bytes (or EOF): read after the answer
+	}
 	l.serveDown(sl.s)
 }
 
@@ -710,7 +720,7 @@ func (l *h1Loop) serveDown(s *h1Server) {
 		}
 		// A read that did not fill the buffer emptied the socket; more
 		// bytes raise a new edge.
-		s.lw.readable = n == len(b)
+		s.lw.readable = n == len(b) || s.lw.hup
 		s.w += n
 	}
 }
@@ -855,7 +865,7 @@ func (l *h1Loop) upEvent(uc *upConn) {
 			res, st := s.respHead(uc)
 			switch st {
 			case headMore:
-				if n < len(b) {
+				if n < len(b) && !uc.lp.hup {
 					return
 				}
 				continue
@@ -868,7 +878,7 @@ func (l *h1Loop) upEvent(uc *upConn) {
 			s.lw.head = true
 		}
 		if !whole(uc, s.p.limits) {
-			if n < len(b) {
+			if n < len(b) && !uc.lp.hup {
 				return // the rest of the body raises a new edge
 			}
 			continue

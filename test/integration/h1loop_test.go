@@ -255,3 +255,125 @@ func TestH1LoopConcurrentClients(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// The upstream dies in the middle of an answer's body: the client's
+// connection is closed (the answer cannot be completed), and other
+// requests go on.
+func TestH1LoopUpstreamDiesMidBody(t *testing.T) {
+	base, _, _ := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/cut" {
+			numberedHandler(w, r)
+			return
+		}
+		conn, bw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		bw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial")
+		bw.Flush()
+		conn.Close()
+	}))
+	addr := strings.TrimPrefix(base, "http://")
+	for i := 0; i < 5; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
+		fmt.Fprintf(c, "GET /n/%d?size=10 HTTP/1.1\r\nHost: x\r\n\r\n", i)
+		readNumbered(t, br, i, 10)
+		fmt.Fprintf(c, "GET /cut HTTP/1.1\r\nHost: x\r\n\r\n")
+		// The proxy closes the connection: reading ends with an error
+		// that is not the deadline.
+		var rerr error
+		resp, err := http.ReadResponse(br, nil)
+		if err == nil {
+			var b []byte
+			if b, rerr = io.ReadAll(resp.Body); rerr == nil {
+				t.Fatalf("a cut answer read whole: %d bytes", len(b))
+			}
+		} else {
+			rerr = err
+		}
+		if ne, ok := rerr.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("the proxy kept the connection of a cut answer open: %v", rerr)
+		}
+		c.Close()
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET /n/7?size=10 HTTP/1.1\r\nHost: x\r\n\r\n")
+	readNumbered(t, bufio.NewReader(c), 7, 10)
+}
+
+// Clients that go away at every point of an exchange (before the answer,
+// after its head, in the middle of a pipeline) do not disturb the others.
+func TestH1LoopClientsGoAway(t *testing.T) {
+	base, _, _ := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/wait/") {
+			time.Sleep(50 * time.Millisecond)
+		}
+		numberedHandler(w, r)
+	}))
+	addr := strings.TrimPrefix(base, "http://")
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					errs <- err
+					return
+				}
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				br := bufio.NewReader(c)
+				switch (g + i) % 4 {
+				case 0: // gone before the answer
+					fmt.Fprintf(c, "GET /wait/%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
+				case 1: // gone after the head of a large answer
+					fmt.Fprintf(c, "GET /n/%d?size=200000 HTTP/1.1\r\nHost: x\r\n\r\n", i)
+					br.ReadString('\n')
+				case 2: // gone in the middle of a pipeline
+					fmt.Fprintf(c, "GET /n/%d HTTP/1.1\r\nHost: x\r\n\r\nGET /wait/%d HTTP/1.1\r\nHost: x\r\n\r\n", i, i)
+					if _, err := http.ReadResponse(br, nil); err != nil {
+						errs <- fmt.Errorf("client %d: %v", g, err)
+					}
+				default: // stays to the end
+					fmt.Fprintf(c, "GET /n/%d?size=100 HTTP/1.1\r\nHost: x\r\n\r\n", i)
+					resp, err := http.ReadResponse(br, nil)
+					if err != nil {
+						errs <- fmt.Errorf("client %d request %d: %v", g, i, err)
+					} else if b, _ := io.ReadAll(resp.Body); len(b) != 100 {
+						errs <- fmt.Errorf("client %d request %d: %d bytes", g, i, len(b))
+					}
+				}
+				c.Close()
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Afterwards a keep-alive client is served as usual.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(c, "GET /n/%d?size=10 HTTP/1.1\r\nHost: x\r\n\r\n", i)
+		readNumbered(t, br, i, 10)
+	}
+}
