@@ -601,6 +601,7 @@ func (l *h1Loop) adopt(s *h1Server) {
 // goroutine that runs then (nil: serve the connection from its next
 // request head).
 func (l *h1Loop) evacuate(s *h1Server, then func() bool) {
+	l.p.stats.loopHandoff.Inc()
 	l.detach(s)
 	if uc := s.lw.uc; uc != nil {
 		l.letGo(uc)
@@ -803,6 +804,7 @@ func (l *h1Loop) tryEnded(s *h1Server, res exResult) bool {
 // request in the loop.
 func (l *h1Loop) requestEnded(s *h1Server, keep bool) bool {
 	s.endRequest()
+	l.p.stats.loopServed.Inc()
 	l.busy.remove(s)
 	l.idle.push(s)
 	s.lw.since = time.Now()

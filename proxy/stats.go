@@ -19,6 +19,10 @@ type stats struct {
 	failed   *metrics.Counter
 	time     *metrics.Histogram
 	protoErr *metrics.Counter
+	// The HTTP/1 event loop: requests it served whole, and hand-overs of
+	// a connection to a goroutine.
+	loopServed  *metrics.Counter
+	loopHandoff *metrics.Counter
 
 	upMu  sync.Mutex
 	ups   atomic.Pointer[map[string]*upStats]
@@ -37,6 +41,9 @@ func newStats(reg *metrics.Registry, listener string) *stats {
 		failed:   down.Counter("request_failed"),
 		time:     down.Histogram("request_time"),
 		protoErr: down.Counter("protocol_error_total"),
+
+		loopServed:  down.Counter("http1_loop_request_total"),
+		loopHandoff: down.Counter("http1_loop_handoff_total"),
 	}
 	for i := 1; i <= 5; i++ {
 		st.codes[i] = down.Counter("response_" + strconv.Itoa(i) + "xx_total")

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -217,7 +218,7 @@ func TestH1LoopUpstreamCloses(t *testing.T) {
 // Many connections at once, each with many requests: the loop's
 // connections and its upstream connections stay consistent.
 func TestH1LoopConcurrentClients(t *testing.T) {
-	base, _, _ := startHTTP(t, http.HandlerFunc(numberedHandler))
+	base, _, p := startHTTP(t, http.HandlerFunc(numberedHandler))
 	addr := strings.TrimPrefix(base, "http://")
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
@@ -254,6 +255,33 @@ func TestH1LoopConcurrentClients(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	if runtime.GOOS != "linux" {
+		return
+	}
+	// The loop served nearly all of these keep-alive requests itself:
+	// the hand-overs are the first requests (no idle upstream connection
+	// yet) and the answers larger than its buffer.
+	_, stats := httpGet(t, "http://"+p.ready[0]+"/api/v1/stats?key=downstream.http")
+	served, handoffs := statValue(t, stats, "http1_loop_request_total"), statValue(t, stats, "http1_loop_handoff_total")
+	t.Logf("loop served %d requests with %d hand-overs", served, handoffs)
+	if served < 32*200/2 || handoffs > served/4 {
+		t.Errorf("loop served %d requests with %d hand-overs; stats: %s", served, handoffs, stats)
+	}
+}
+
+// statValue reads one counter from an /api/v1/stats answer.
+func statValue(t *testing.T, stats, key string) int {
+	t.Helper()
+	i := strings.Index(stats, `"`+key+`": `)
+	if i < 0 {
+		t.Fatalf("no %s in %s", key, stats)
+	}
+	rest := stats[i+len(key)+4:]
+	n, err := strconv.Atoi(rest[:strings.IndexAny(rest, ",}\n ")])
+	if err != nil {
+		t.Fatalf("%s in %s: %v", key, stats, err)
+	}
+	return n
 }
 
 // The upstream dies in the middle of an answer's body: the client's

@@ -74,6 +74,9 @@ type proc struct {
 	out    *syncBuffer
 	exited chan struct{}
 	err    error
+	// ready are the addresses startMosn waited for (the first is the
+	// admin API's where a test has one).
+	ready []string
 }
 
 // writeConfig writes cfg to a fresh directory and returns its path.
@@ -108,7 +111,7 @@ func runMosn(t *testing.T, args ...string) (int, string) {
 // ready accepts connections. The process is stopped at cleanup.
 func startMosn(t *testing.T, cfgPath string, ready ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, dir: filepath.Dir(cfgPath), out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &proc{t: t, dir: filepath.Dir(cfgPath), out: &syncBuffer{}, exited: make(chan struct{}), ready: ready}
 	p.cmd = exec.Command(mosnBin, "start", "-c", cfgPath)
 	p.cmd.Dir = p.dir
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
