@@ -1188,23 +1188,19 @@ func (k *sock) write1(fd uintptr) bool {
 
 // read reads once into b: (0, EAGAIN) when nothing is there, (0, 0) at
 // the end of the stream, EBADF once the socket is closed.
-func (k *sock) read(b []byte) (int, syscall.Errno) {
-	k.b = b
-	err := k.rc.Read(k.rfn)
-	k.b = nil
-	if err != nil {
-		return 0, unix.EBADF
-	}
-	if k.errno != 0 {
-		return 0, k.errno
-	}
-	return k.n, 0
-}
+func (k *sock) read(b []byte) (int, syscall.Errno) { return k.do(false, b) }
 
 // write writes once from b.
-func (k *sock) write(b []byte) (int, syscall.Errno) {
+func (k *sock) write(b []byte) (int, syscall.Errno) { return k.do(true, b) }
+
+func (k *sock) do(write bool, b []byte) (int, syscall.Errno) {
 	k.b = b
-	err := k.rc.Write(k.wfn)
+	var err error
+	if write {
+		err = k.rc.Write(k.wfn)
+	} else {
+		err = k.rc.Read(k.rfn)
+	}
 	k.b = nil
 	if err != nil {
 		return 0, unix.EBADF
