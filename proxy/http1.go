@@ -899,6 +899,16 @@ func (s *h1Server) relay(uc *upConn, route *router.Route, keep bool) exResult {
 	s.out = append(s.out, '\r', '\n')
 	s.out = appendFields(s.out, resp)
 	s.out = appendFraming(s.out, rframing, rechunk)
+	if st := resp.Status(); rframing.Kind == http1.BodyNone && st >= 200 && st != 204 {
+		// No body follows, but the length the upstream gave is relayed:
+		// 0 for an empty answer (without it an HTTP/1.1 client reads
+		// until the connection closes), the entity's for HEAD and 304.
+		if cl := uc.parser.ContentLength(); cl >= 0 {
+			s.out = append(s.out, "Content-Length: "...)
+			s.out = strconv.AppendInt(s.out, cl, 10)
+			s.out = append(s.out, '\r', '\n')
+		}
+	}
 	if !downKeep {
 		s.out = append(s.out, "Connection: close\r\n"...)
 	}

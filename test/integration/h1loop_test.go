@@ -405,3 +405,84 @@ func TestH1LoopClientsGoAway(t *testing.T) {
 		readNumbered(t, br, i, 10)
 	}
 }
+
+// Answers without a body keep their framing through the proxy: an empty
+// answer's Content-Length: 0 (without it a client reads until the
+// connection closes), and HEAD's Content-Length of the entity.
+func TestHTTPEmptyAnswersKeepTheirLength(t *testing.T) {
+	base, _, _ := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/empty":
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(http.StatusCreated)
+		case "/nocontent":
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.Header().Set("Content-Length", "4096")
+			if r.Method != http.MethodHead {
+				w.Write(bytes.Repeat([]byte("y"), 4096))
+			}
+		}
+	}))
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	cases := []struct {
+		method, path string
+		status       int
+		length       string // the Content-Length field, "" for none
+	}{
+		{"POST", "/empty", 201, "0"},
+		{"GET", "/empty", 201, "0"},
+		{"HEAD", "/entity", 200, "4096"},
+		{"GET", "/nocontent", 204, ""},
+		{"GET", "/entity", 200, "4096"},
+	}
+	for i, tc := range cases {
+		body := ""
+		if tc.method == "POST" {
+			body = "Content-Length: 5\r\n\r\nhello"
+		} else {
+			body = "\r\n"
+		}
+		fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: x\r\n%s", tc.method, tc.path, body)
+		// Read the head by hand: a missing length must show, not be
+		// papered over by a client's defaults.
+		var head []string
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("case %d (%s %s): %v after %q", i, tc.method, tc.path, err, head)
+			}
+			if line == "\r\n" {
+				break
+			}
+			head = append(head, strings.TrimRight(line, "\r\n"))
+		}
+		if want := fmt.Sprintf("HTTP/1.1 %d ", tc.status); !strings.HasPrefix(head[0], want) {
+			t.Fatalf("case %d: status line %q", i, head[0])
+		}
+		length := ""
+		for _, f := range head[1:] {
+			if name, v, ok := strings.Cut(f, ":"); ok && strings.EqualFold(name, "content-length") {
+				length = strings.TrimSpace(v)
+			}
+			if strings.HasPrefix(strings.ToLower(f), "transfer-encoding") {
+				t.Fatalf("case %d: %q", i, f)
+			}
+		}
+		if length != tc.length {
+			t.Fatalf("case %d (%s %s): Content-Length %q, want %q (head %q)", i, tc.method, tc.path, length, tc.length, head)
+		}
+		if tc.method == "GET" && tc.length != "" {
+			n, _ := strconv.Atoi(tc.length)
+			if _, err := io.ReadFull(br, make([]byte, n)); err != nil {
+				t.Fatalf("case %d body: %v", i, err)
+			}
+		}
+	}
+}
