@@ -12,6 +12,9 @@
 #   QUICK=1         short runs
 #   H1=0            skip the wrk (HTTP/1.1) scenarios
 #   CONNS           wrk connection counts, one scenario pair each ["32 128"]
+#   POST_CONNS      wrk connection counts of the POST scenarios (post-N: a
+#                   1 KiB body to /small, which the upstream discards) ["32";
+#                   "" for none]
 #   THREADS         wrk threads [1: wrk shares one CPU with the upstream]
 #   WRK_TIMEOUT     wrk's per-request timeout; a timeout is a failure [5s]
 #   PROXY_CPU       CPU the proxies are pinned to [0]
@@ -52,6 +55,7 @@ else
 fi
 H1=${H1:-1}
 CONNS=${CONNS:-32 128}
+POST_CONNS=${POST_CONNS-32}
 THREADS=${THREADS:-1}
 WRK_TIMEOUT=${WRK_TIMEOUT:-5s}
 PROXY_CPU=${PROXY_CPU:-0}
@@ -325,6 +329,14 @@ done = function(summary, latency, requests)
 end
 EOF
 
+# The POST scenarios' script: the same report, requests with a body.
+{
+	echo 'wrk.method = "POST"'
+	echo 'wrk.body = string.rep("x", 1024)'
+	echo 'wrk.headers["Content-Type"] = "application/octet-stream"'
+	cat "$TMP/report.lua"
+} >"$TMP/post.lua"
+
 # up_stats [ADDR]: "CONNS REQUESTS" the upstream at ADDR (default: the
 # HTTP/1.1 one) has accepted and answered so far (its counters; the query's
 # own connection counts as one), "- -" when it does not answer.
@@ -343,9 +355,10 @@ diff_count() { awk -v a="$1" -v b="$2" -v x="${3:-0}" 'BEGIN { if (a ~ /^[0-9]+$
 
 declare -A R # R[scenario,target,key]
 
-# measure SCENARIO TARGET PATH CONNS: one wrk run; stores its figures.
+# measure SCENARIO TARGET PATH CONNS [SCRIPT]: one wrk run (SCRIPT: the
+# Lua script, report.lua by default); stores its figures.
 measure() {
-	local scen=$1 target=$2 path=$3 conns=$4 rc=0 line out
+	local scen=$1 target=$2 path=$3 conns=$4 script=${5:-$TMP/report.lua} rc=0 line out
 	local -a pids
 	read -r -a pids <<<"$(pids_of "$target")"
 	local c0 c1 n0 n1
@@ -355,7 +368,7 @@ measure() {
 	# In the background and waited for, so that a signal stops the script
 	# at once rather than after the run.
 	"${ON_LOAD[@]}" "$WRK" -t "$THREADS" -c "$conns" -d "$DURATION" --timeout "$WRK_TIMEOUT" --latency \
-		-s "$TMP/report.lua" "http://$(addr_of "$target")$path" >"$out" 2>&1 &
+		-s "$script" "http://$(addr_of "$target")$path" >"$out" 2>&1 &
 	LOAD_PID=$!
 	wait "$LOAD_PID" || rc=$?
 	LOAD_PID=""
@@ -495,6 +508,9 @@ if [[ $H1 == 1 ]]; then
 	for c in $CONNS; do
 		SCENARIOS+=("4k-$c|/4k|$c")
 	done
+	for c in $POST_CONNS; do
+		SCENARIOS+=("post-$c|/small|$c|$TMP/post.lua")
+	done
 fi
 # The h2c scenarios: name, clients, streams per client.
 H2_SCENS=()
@@ -520,7 +536,7 @@ else
 	echo "- nginx: $NGX_NOTE"
 fi
 if [[ $H1 == 1 ]]; then
-	echo "- wrk: $("$WRK" --version 2>&1 | head -1 | cut -d' ' -f1-2), keep-alive GET, -t $THREADS, DURATION=$DURATION; /small answers 12 bytes, /4k 4096 bytes"
+	echo "- wrk: $("$WRK" --version 2>&1 | head -1 | cut -d' ' -f1-2), keep-alive GET (post-N: POST with a 1 KiB body), -t $THREADS, DURATION=$DURATION; /small answers 12 bytes, /4k 4096 bytes"
 fi
 if [[ $H2 == 1 ]]; then
 	echo "- h2load: $("$H2LOAD" --version 2>&1 | head -1), h2c with prior knowledge, GET $H2_PATH, -t $H2_THREADS -D $DURATION -N $WRK_TIMEOUT; h2c-CxM = -c C clients (connections) x -m M concurrent streams;" \
@@ -549,9 +565,9 @@ done
 echo "Runs:"
 echo '```'
 for s in "${SCENARIOS[@]}"; do
-	IFS='|' read -r name path conns <<<"$s"
+	IFS='|' read -r name path conns script <<<"$s"
 	for target in "${TARGETS[@]}"; do
-		measure "$name" "$target" "$path" "$conns"
+		measure "$name" "$target" "$path" "$conns" "$script"
 	done
 done
 for s in "${H2_SCENS[@]}"; do

@@ -9,7 +9,7 @@
 //	httpup wait     -addr A [-timeout 10s]
 //	httpup freeport [-n 1]
 //
-// The server answers GET and HEAD of /small (12 bytes), /4k (4096 bytes)
+// The server answers GET, HEAD and POST (its body discarded) of /small (12 bytes), /4k (4096 bytes)
 // and /stats ("conns=N requests=M": connections accepted and requests
 // answered so far, /stats itself not counted), 404 for other paths and 405
 // for other methods. -impl chooses how: "epoll" (the default on Linux) and

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -161,7 +162,9 @@ func (s *rawServer) answer(out []byte, h reqHead) ([]byte, bool) {
 		return s.appendResponse(out, http.StatusNotImplemented, nil, true, true), true
 	}
 	head := string(h.Method) == "HEAD"
-	if !head && string(h.Method) != "GET" {
+	// POST is answered like GET, its body discarded (the POST scenario
+	// of bench/http.sh).
+	if !head && string(h.Method) != "GET" && string(h.Method) != "POST" {
 		s.stats.requests.Add(1)
 		return s.appendResponse(out, http.StatusMethodNotAllowed, nil, true, h.Close), h.Close
 	}
@@ -193,7 +196,7 @@ func (s *rawServer) appendResponse(out []byte, code int, body []byte, withBody, 
 	out = append(out, "\r\nContent-Type: text/plain\r\nContent-Length: "...)
 	out = strconv.AppendInt(out, int64(len(body)), 10)
 	if code == http.StatusMethodNotAllowed {
-		out = append(out, "\r\nAllow: GET, HEAD"...)
+		out = append(out, "\r\nAllow: GET, HEAD, POST"...)
 	}
 	if closing {
 		out = append(out, "\r\nConnection: close"...)
@@ -211,9 +214,11 @@ func stdHandler(st *stats) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h["Content-Type"] = []string{"text/plain"}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if r.Method == http.MethodPost {
+			_, _ = io.Copy(io.Discard, r.Body)
+		} else if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			st.requests.Add(1)
-			h["Allow"] = []string{"GET, HEAD"}
+			h["Allow"] = []string{"GET, HEAD, POST"}
 			w.WriteHeader(http.StatusMethodNotAllowed)
 			return
 		}
