@@ -1019,20 +1019,11 @@ func (l *h1Loop) write(s *h1Server, b []byte) error {
 		s.lw.pending = append(s.lw.pending, b...)
 		return nil
 	}
-	for len(b) > 0 {
-		n, errno := s.lw.k.write(b)
-		switch errno {
-		case 0:
-			b = b[n:]
-		case unix.EINTR:
-		case unix.EAGAIN:
-			s.lw.pending = append(s.lw.pending[:0], b...)
-			return nil
-		default:
-			return &net.OpError{Op: "write", Net: "tcp", Err: errno}
-		}
+	rest, err := s.lw.k.writeAll(b)
+	if len(rest) > 0 {
+		s.lw.pending = append(s.lw.pending[:0], rest...)
 	}
-	return nil
+	return err
 }
 
 // errUpBlocked: the upstream socket did not take a whole request (its
@@ -1041,21 +1032,12 @@ var errUpBlocked = errors.New("upstream connection not writable")
 
 // flushLoop sends u.out from the event loop without blocking.
 func (u *upConn) flushLoop() error {
-	b := u.out
+	rest, err := u.lp.k.writeAll(u.out)
 	u.out = u.out[:0]
-	for len(b) > 0 {
-		n, errno := u.lp.k.write(b)
-		switch errno {
-		case 0:
-			b = b[n:]
-		case unix.EINTR:
-		case unix.EAGAIN:
-			return errUpBlocked
-		default:
-			return &net.OpError{Op: "write", Net: "tcp", Err: errno}
-		}
+	if err == nil && len(rest) > 0 {
+		err = errUpBlocked
 	}
-	return nil
+	return err
 }
 
 // sweep fails requests past their route timeout, and parks (or closes)
@@ -1209,6 +1191,24 @@ func (k *sock) do(write bool, b []byte) (int, syscall.Errno) {
 		return 0, k.errno
 	}
 	return k.n, 0
+}
+
+// writeAll writes b until it is all sent or the socket is full; rest is
+// what it did not take.
+func (k *sock) writeAll(b []byte) (rest []byte, err error) {
+	for len(b) > 0 {
+		n, errno := k.write(b)
+		switch errno {
+		case 0:
+			b = b[n:]
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return b, nil
+		default:
+			return nil, &net.OpError{Op: "write", Net: "tcp", Err: errno}
+		}
+	}
+	return nil, nil
 }
 
 // ctl changes the socket's registration in epfd.
