@@ -58,8 +58,10 @@ type rawFor struct {
 	io *RawIO
 }
 
-// raw returns the raw I/O of the current socket, or nil.
-func (c *Conn) raw() *RawIO {
+// RawIO returns the raw I/O of the current socket, or nil when it is not
+// a socket the runtime polls. It changes when the connection is parked
+// and resumed.
+func (c *Conn) RawIO() *RawIO {
 	conn := c.Conn
 	if p := c.rio.Load(); p != nil && p.of == conn {
 		return p.io
@@ -72,7 +74,7 @@ func (c *Conn) raw() *RawIO {
 // Read reads from the socket, with raw system calls where it can (see
 // RawIO).
 func (c *Conn) Read(p []byte) (int, error) {
-	if r := c.raw(); r != nil {
+	if r := c.RawIO(); r != nil {
 		return r.Read(p)
 	}
 	return c.Conn.Read(p)
@@ -81,7 +83,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 // Write writes to the socket, with raw system calls where it can (see
 // RawIO).
 func (c *Conn) Write(p []byte) (int, error) {
-	if r := c.raw(); r != nil {
+	if r := c.RawIO(); r != nil {
 		return r.Write(p)
 	}
 	return c.Conn.Write(p)

@@ -39,6 +39,9 @@ type RawIO struct {
 	wn      int
 	werrno  syscall.Errno
 	writeFn func(uintptr) bool
+
+	// TryRead's and TryWrite's callbacks (one call each, never waiting).
+	tryReadFn, tryWriteFn func(uintptr) bool
 }
 
 // NewRawIO returns raw I/O for c, or nil when c is not a socket the
@@ -60,8 +63,71 @@ func NewRawIO(c net.Conn) *RawIO {
 	r := &RawIO{rc: rc}
 	r.readFn = r.read
 	r.writeFn = r.write
+	r.tryReadFn = r.tryRead
+	r.tryWriteFn = r.tryWrite
 	return r
 }
+
+func (r *RawIO) tryRead(fd uintptr) bool {
+	for {
+		n, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.rbuf))), uintptr(len(r.rbuf)))
+		if errno != unix.EINTR {
+			r.rn, r.rerrno = int(n), errno
+			return true
+		}
+	}
+}
+
+func (r *RawIO) tryWrite(fd uintptr) bool {
+	for {
+		n, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.wbuf))), uintptr(len(r.wbuf)))
+		if errno != unix.EINTR {
+			r.wn, r.werrno = int(n), errno
+			return true
+		}
+	}
+}
+
+// TryRead reads once into p and never waits, for an event loop that
+// learns readiness from an epoll set of its own: (0, EAGAIN) when nothing
+// is queued, (0, 0) at the end of the stream, EBADF once the socket is
+// closed. The runtime keeps the descriptor alive during the call, so a
+// Close from elsewhere cannot make it reach a recycled descriptor.
+func (r *RawIO) TryRead(p []byte) (int, syscall.Errno) {
+	r.rmu.Lock()
+	defer r.rmu.Unlock()
+	r.rbuf = p
+	err := r.rc.Read(r.tryReadFn)
+	r.rbuf = nil
+	switch {
+	case err != nil:
+		return 0, unix.EBADF
+	case r.rerrno != 0:
+		return 0, r.rerrno
+	}
+	return r.rn, 0
+}
+
+// TryWrite writes once from p and never waits, like TryRead: (0, EAGAIN)
+// when the socket is full, else how much it took.
+func (r *RawIO) TryWrite(p []byte) (int, syscall.Errno) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.wbuf = p
+	err := r.rc.Write(r.tryWriteFn)
+	r.wbuf = nil
+	switch {
+	case err != nil:
+		return 0, unix.EBADF
+	case r.werrno != 0:
+		return 0, r.werrno
+	}
+	return r.wn, 0
+}
+
+// Control runs f with the socket's descriptor, kept open meanwhile (an
+// epoll registration).
+func (r *RawIO) Control(f func(fd uintptr)) error { return r.rc.Control(f) }
 
 func (r *RawIO) read(fd uintptr) bool {
 	for {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -124,7 +125,7 @@ func TestConnUsesRawIO(t *testing.T) {
 	if n, err := conn.Read(buf); err != nil || string(buf[:n]) != "one" {
 		t.Fatalf("read %q %v", buf[:n], err)
 	}
-	first := conn.raw()
+	first := conn.RawIO()
 	if first == nil {
 		t.Fatal("no raw I/O for a TCP socket")
 	}
@@ -136,7 +137,7 @@ func TestConnUsesRawIO(t *testing.T) {
 	if n, err := c2.Read(buf); err != nil || string(buf[:n]) != "two" {
 		t.Fatalf("read %q %v", buf[:n], err)
 	}
-	if conn.raw() == first {
+	if conn.RawIO() == first {
 		t.Fatal("raw I/O kept for a replaced socket")
 	}
 }
@@ -175,4 +176,68 @@ func TestParkDropsRawIO(t *testing.T) {
 		t.Fatalf("read after the wake-up: %q %v", buf[:n], err)
 	}
 	conn.Close()
+}
+
+// TestRawIOTry: TryRead and TryWrite never wait, and say EAGAIN, end of
+// stream and a closed socket apart.
+func TestRawIOTry(t *testing.T) {
+	c, s := tcpPair(t)
+	rc, rs := NewRawIO(c), NewRawIO(s)
+	b := make([]byte, 64)
+	if n, errno := rc.TryRead(b); n != 0 || errno != syscall.EAGAIN {
+		t.Fatalf("read with nothing queued: %d, %v", n, errno)
+	}
+	if n, errno := rs.TryWrite([]byte("hello")); n != 5 || errno != 0 {
+		t.Fatalf("write: %d, %v", n, errno)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, errno := rc.TryRead(b)
+		if errno == syscall.EAGAIN && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if n != 5 || errno != 0 || string(b[:n]) != "hello" {
+			t.Fatalf("read: %d %q, %v", n, b[:n], errno)
+		}
+		break
+	}
+	// The peer's end of stream, then our own close.
+	s.Close()
+	for {
+		n, errno := rc.TryRead(b)
+		if errno == syscall.EAGAIN && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if n != 0 || errno != 0 {
+			t.Fatalf("read at the end of the stream: %d, %v", n, errno)
+		}
+		break
+	}
+	c.Close()
+	if _, errno := rc.TryRead(b); errno != syscall.EBADF {
+		t.Fatalf("read after Close: %v", errno)
+	}
+	if _, errno := rc.TryWrite(b); errno != syscall.EBADF {
+		t.Fatalf("write after Close: %v", errno)
+	}
+	// A peer that never reads: writes stop with EAGAIN, not a wait.
+	w, _ := tcpPair(t)
+	rw := NewRawIO(w)
+	big := make([]byte, 1<<20)
+	full := false
+	for i := 0; i < 256 && !full; i++ {
+		_, errno := rw.TryWrite(big)
+		switch errno {
+		case syscall.EAGAIN:
+			full = true
+		case 0:
+		default:
+			t.Fatalf("write: %v", errno)
+		}
+	}
+	if !full {
+		t.Fatal("256 MiB written to a peer that reads nothing")
+	}
 }

@@ -126,7 +126,7 @@ type loopSlot struct {
 // loopConn is the loop's state for a downstream connection.
 type loopConn struct {
 	slot, gen uint32
-	k         *sock
+	k         *network.RawIO // the socket's, for reads and writes that never wait
 	// uc is the upstream connection of the request in flight; waiting:
 	// the request was sent and its answer is awaited; head: the answer's
 	// head is parsed and its body is still arriving.
@@ -153,7 +153,6 @@ type loopConn struct {
 type loopUp struct {
 	l         *h1Loop // nil when the loop does not hold it
 	slot, gen uint32
-	k         *sock
 	owner     *h1Server // the request it serves, or nil while idle
 	hup       bool      // the server's end of stream is queued
 }
@@ -558,11 +557,11 @@ func (l *h1Loop) release(slot uint32) {
 }
 
 // register adds k to the epoll set (edge-triggered) under a new slot.
-func (l *h1Loop) register(k *sock) (uint32, uint32, error) {
+func (l *h1Loop) register(k *network.RawIO) (uint32, uint32, error) {
 	slot := l.alloc()
 	gen := l.slots[slot].gen
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(slot), Pad: int32(gen)}
-	if err := k.ctl(l.epfd, unix.EPOLL_CTL_ADD, &ev); err != nil {
+	if err := epollCtl(k, l.epfd, unix.EPOLL_CTL_ADD, &ev); err != nil {
 		l.release(slot)
 		return 0, 0, err
 	}
@@ -571,8 +570,8 @@ func (l *h1Loop) register(k *sock) (uint32, uint32, error) {
 
 // unregister takes k out of the epoll set (a closed socket is out
 // already).
-func (l *h1Loop) unregister(k *sock, slot uint32) {
-	k.ctl(l.epfd, unix.EPOLL_CTL_DEL, nil)
+func (l *h1Loop) unregister(k *network.RawIO, slot uint32) {
+	epollCtl(k, l.epfd, unix.EPOLL_CTL_DEL, nil)
 	l.release(slot)
 }
 
@@ -707,7 +706,7 @@ func (l *h1Loop) serveDown(s *h1Server) {
 			s.r = 0
 		}
 		b := (*s.buf)[s.w:]
-		n, errno := s.lw.k.read(b)
+		n, errno := s.lw.k.TryRead(b)
 		switch {
 		case errno == unix.EAGAIN:
 			s.lw.readable = false
@@ -844,7 +843,7 @@ func (l *h1Loop) upEvent(uc *upConn) {
 			l.streamRest(s, uc)
 			return
 		}
-		n, errno := uc.lp.k.read(b)
+		n, errno := uc.rio.TryRead(b)
 		if errno == unix.EAGAIN {
 			return
 		}
@@ -943,18 +942,17 @@ func (l *h1Loop) take(cl *upstream.Cluster, h *upstream.Host) *upConn {
 		if uc == nil {
 			return nil
 		}
-		k := newSock(uc.Conn)
-		if k == nil {
+		if uc.rio == nil {
 			l.p.pools.put(uc)
 			return nil
 		}
-		slot, gen, err := l.register(k)
+		slot, gen, err := l.register(uc.rio)
 		if err != nil {
 			l.p.pools.put(uc)
 			return nil
 		}
 		l.slots[slot].uc = uc
-		uc.lp = loopUp{l: l, slot: slot, gen: gen, k: k}
+		uc.lp = loopUp{l: l, slot: slot, gen: gen}
 		// Deadlines are the loop's own while it holds the connection.
 		uc.SetDeadline(time.Time{})
 		return uc
@@ -1001,7 +999,7 @@ func (l *h1Loop) letGo(uc *upConn) {
 	if uc.lp.l != l {
 		return
 	}
-	l.unregister(uc.lp.k, uc.lp.slot)
+	l.unregister(uc.rio, uc.lp.slot)
 	uc.lp = loopUp{}
 }
 
@@ -1019,7 +1017,7 @@ func (l *h1Loop) write(s *h1Server, b []byte) error {
 		s.lw.pending = append(s.lw.pending, b...)
 		return nil
 	}
-	rest, err := s.lw.k.writeAll(b)
+	rest, err := writeAll(s.lw.k, b)
 	if len(rest) > 0 {
 		s.lw.pending = append(s.lw.pending[:0], rest...)
 	}
@@ -1032,7 +1030,7 @@ var errUpBlocked = errors.New("upstream connection not writable")
 
 // flushLoop sends u.out from the event loop without blocking.
 func (u *upConn) flushLoop() error {
-	rest, err := u.lp.k.writeAll(u.out)
+	rest, err := writeAll(u.rio, u.out)
 	u.out = u.out[:0]
 	if err == nil && len(rest) > 0 {
 		err = errUpBlocked
@@ -1113,7 +1111,7 @@ func (s *h1Server) adopt() bool {
 	if l == nil {
 		return false
 	}
-	k := newSock(s.c.Conn)
+	k := s.c.RawIO()
 	if k == nil {
 		return false
 	}
@@ -1123,85 +1121,14 @@ func (s *h1Server) adopt() bool {
 	return l.post(loopMsg{s: s})
 }
 
-// sock does non-blocking I/O on a socket the runtime also holds, through
-// its RawConn: the runtime then keeps the descriptor alive during each
-// call, so a Close from elsewhere (a listener closing its connections)
-// makes the loop's next call fail instead of reaching a recycled
-// descriptor.
-type sock struct {
-	rc    syscall.RawConn
-	b     []byte
-	n     int
-	errno syscall.Errno
-	rfn   func(uintptr) bool
-	wfn   func(uintptr) bool
-}
-
-func newSock(c net.Conn) *sock {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	k := &sock{rc: rc}
-	k.rfn, k.wfn = k.read1, k.write1
-	return k
-}
-
-func (k *sock) read1(fd uintptr) bool {
-	for {
-		n, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(k.b))), uintptr(len(k.b)))
-		if errno == unix.EINTR {
-			continue
-		}
-		k.n, k.errno = int(n), errno
-		return true
-	}
-}
-
-func (k *sock) write1(fd uintptr) bool {
-	n, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(k.b))), uintptr(len(k.b)))
-	k.n, k.errno = int(n), errno
-	return true
-}
-
-// read reads once into b: (0, EAGAIN) when nothing is there, (0, 0) at
-// the end of the stream, EBADF once the socket is closed.
-func (k *sock) read(b []byte) (int, syscall.Errno) { return k.do(false, b) }
-
-// write writes once from b.
-func (k *sock) write(b []byte) (int, syscall.Errno) { return k.do(true, b) }
-
-func (k *sock) do(write bool, b []byte) (int, syscall.Errno) {
-	k.b = b
-	var err error
-	if write {
-		err = k.rc.Write(k.wfn)
-	} else {
-		err = k.rc.Read(k.rfn)
-	}
-	k.b = nil
-	if err != nil {
-		return 0, unix.EBADF
-	}
-	if k.errno != 0 {
-		return 0, k.errno
-	}
-	return k.n, 0
-}
-
-// writeAll writes b until it is all sent or the socket is full; rest is
-// what it did not take.
-func (k *sock) writeAll(b []byte) (rest []byte, err error) {
+// writeAll writes b to r until it is all sent or the socket is full
+// (never waiting); rest is what it did not take.
+func writeAll(r *network.RawIO, b []byte) (rest []byte, err error) {
 	for len(b) > 0 {
-		n, errno := k.write(b)
+		n, errno := r.TryWrite(b)
 		switch errno {
 		case 0:
 			b = b[n:]
-		case unix.EINTR:
 		case unix.EAGAIN:
 			return b, nil
 		default:
@@ -1211,10 +1138,10 @@ func (k *sock) writeAll(b []byte) (rest []byte, err error) {
 	return nil, nil
 }
 
-// ctl changes the socket's registration in epfd.
-func (k *sock) ctl(epfd, op int, ev *unix.EpollEvent) error {
+// epollCtl changes r's registration in epfd.
+func epollCtl(r *network.RawIO, epfd, op int, ev *unix.EpollEvent) error {
 	var cerr error
-	if err := k.rc.Control(func(fd uintptr) { cerr = unix.EpollCtl(epfd, op, int(fd), ev) }); err != nil {
+	if err := r.Control(func(fd uintptr) { cerr = unix.EpollCtl(epfd, op, int(fd), ev) }); err != nil {
 		return err
 	}
 	return cerr
