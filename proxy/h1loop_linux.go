@@ -85,6 +85,10 @@ type h1Loop struct {
 	// busy are the connections waiting for an upstream answer, idle the
 	// others (least recently active first).
 	busy, idle connList
+	// h2s are the HTTP/2 connections the loop serves, h2wait the streams
+	// whose answers it awaits (see h2loop_linux.go).
+	h2s        map[*h2Conn]struct{}
+	h2wait     map[*h2Stream]struct{}
 	nextSweep  time.Time
 	emptySince time.Time
 }
@@ -108,6 +112,7 @@ const loopLinger = 30 * time.Second
 // again because it started draining.
 type loopMsg struct {
 	s     *h1Server
+	sc    *h2Conn // or an HTTP/2 connection
 	drain bool
 	// slot and gen name the adoption the drain is for: s itself may be
 	// a goroutine's by then, and is not looked at unless its slot still
@@ -120,6 +125,7 @@ type loopMsg struct {
 type loopSlot struct {
 	gen uint32
 	s   *h1Server
+	sc  *h2Conn
 	uc  *upConn
 }
 
@@ -154,6 +160,7 @@ type loopUp struct {
 	l         *h1Loop // nil when the loop does not hold it
 	slot, gen uint32
 	owner     *h1Server // the request it serves, or nil while idle
+	st        *h2Stream // or the HTTP/2 stream
 	hup       bool      // the server's end of stream is queued
 }
 
@@ -262,7 +269,8 @@ func newH1Loop(p *Proxy) (*h1Loop, error) {
 		return nil, err
 	}
 	l := &h1Loop{p: p, epfd: epfd, ep: ep, rc: rc, evfd: evfd, yf: yf, yrc: yrc, yfd: yfd,
-		slots: make([]loopSlot, 1, 64), idleUp: map[poolKey][]*upConn{}}
+		slots: make([]loopSlot, 1, 64), idleUp: map[poolKey][]*upConn{},
+		h2s: map[*h2Conn]struct{}{}, h2wait: map[*h2Stream]struct{}{}}
 	l.waitFn = l.poll
 	l.yieldFn = l.yield1
 	l.emptySince = time.Now()
@@ -361,7 +369,7 @@ func (l *h1Loop) run() {
 			l.nextSweep = now.Add(loopSweep)
 		}
 		switch {
-		case l.idle.n+l.busy.n > 0:
+		case l.idle.n+l.busy.n+len(l.h2s)+len(l.h2wait) > 0:
 			l.emptySince = time.Time{}
 		case l.emptySince.IsZero():
 			l.emptySince = now
@@ -381,7 +389,7 @@ func (l *h1Loop) run() {
 // (route timeouts), else when the oldest idle connection is to be parked
 // or closed, else when an empty loop ends.
 func (l *h1Loop) nextWake() time.Time {
-	if l.busy.n > 0 {
+	if l.busy.n > 0 || len(l.h2s)+len(l.h2wait) > 0 {
 		return l.nextSweep
 	}
 	if s := l.idle.head; s != nil {
@@ -430,12 +438,22 @@ func (l *h1Loop) shutdown() {
 	l.posted = nil
 	l.mu.Unlock()
 	for _, m := range posted {
-		if !m.drain {
+		switch {
+		case m.drain:
+		case m.sc != nil:
+			m.sc.lw.noAdopt = true
+			go m.sc.serveOn(nil)
+		default:
 			m.s.lw.noAdopt = true
 			go l.p.runEvacuated(m.s, nil)
 		}
 	}
 	for i := range l.slots {
+		if sc := l.slots[i].sc; sc != nil && sc.lp == l {
+			sc.lw.noAdopt = true
+			l.leaveH2(sc, nil)
+			continue
+		}
 		s := l.slots[i].s
 		if s == nil || s.lp != l {
 			continue
@@ -477,7 +495,19 @@ func (l *h1Loop) dispatch(ev unix.EpollEvent) {
 		if hup {
 			sl.uc.lp.hup = true
 		}
+		if st := sl.uc.lp.st; st != nil {
+			l.upEventH2(sl.uc, st)
+			return
+		}
 		l.upEvent(sl.uc)
+		return
+	}
+	if sc := sl.sc; sc != nil {
+		sc.lw.readable = true
+		if hup {
+			sc.lw.hup = true
+		}
+		l.serveH2(sc)
 		return
 	}
 	sl.s.lw.readable = true
@@ -494,6 +524,17 @@ func (l *h1Loop) dispatch(ev unix.EpollEvent) {
 func (l *h1Loop) abort(sl loopSlot) {
 	defer func() { recover() }()
 	s := sl.s
+	if sl.uc != nil && sl.uc.lp.st != nil {
+		sl.uc.lp.st.sc.x.p.log.Debugf("[proxy] [http2] event loop: stream %d handed over after a panic", sl.uc.lp.st.id)
+		l.handStream(sl.uc.lp.st)
+		return
+	}
+	if sc := sl.sc; sc != nil {
+		if sc.lp == l {
+			l.leaveH2(sc, func() bool { sc.shutdown(); return false })
+		}
+		return
+	}
 	if sl.uc != nil {
 		s = sl.uc.lp.owner
 		if s == nil {
@@ -526,6 +567,17 @@ func (l *h1Loop) takeMsg(m loopMsg) {
 			l.p.log.Errorf("[proxy] [http1] event loop panic: %v", e)
 		}
 	}()
+	if m.sc != nil {
+		switch {
+		case !m.drain:
+			l.adoptH2(m.sc)
+		case int(m.slot) < len(l.slots):
+			if sl := l.slots[m.slot]; sl.gen == m.gen && sl.sc == m.sc {
+				l.leaveH2(m.sc, nil)
+			}
+		}
+		return
+	}
 	if !m.drain {
 		l.adopt(m.s)
 		return
@@ -551,7 +603,7 @@ func (l *h1Loop) alloc() uint32 {
 func (l *h1Loop) release(slot uint32) {
 	sl := &l.slots[slot]
 	sl.gen++
-	sl.s, sl.uc = nil, nil
+	sl.s, sl.sc, sl.uc = nil, nil, nil
 	l.free = append(l.free, slot)
 	l.inUse--
 }
@@ -961,7 +1013,7 @@ func (l *h1Loop) take(cl *upstream.Cluster, h *upstream.Host) *upConn {
 
 // put keeps uc, at the end of a request, for the loop's next requests.
 func (l *h1Loop) put(uc *upConn) {
-	uc.lp.owner = nil
+	uc.lp.owner, uc.lp.st = nil, nil
 	if uc.requests >= uc.max || uc.r != uc.w {
 		l.closeUp(uc)
 		return
@@ -990,7 +1042,7 @@ func (l *h1Loop) dropIdle(uc *upConn) {
 }
 
 func (l *h1Loop) closeUp(uc *upConn) {
-	uc.lp.owner = nil
+	uc.lp.owner, uc.lp.st = nil, nil
 	uc.close() // leaves the loop first (see upConn.close)
 }
 
@@ -1041,6 +1093,9 @@ func (u *upConn) flushLoop() error {
 // sweep fails requests past their route timeout, and parks (or closes)
 // connections idle for parkAfter (or their idle timeout).
 func (l *h1Loop) sweep(now time.Time) {
+	if len(l.h2s)+len(l.h2wait) > 0 {
+		l.sweepH2(now)
+	}
 	for s := l.busy.head; s != nil; {
 		next := s.lw.next
 		if s.lw.waiting && !now.Before(s.rq.deadline) {

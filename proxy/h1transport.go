@@ -40,15 +40,24 @@ func (t h1Transport) roundTrip(req *http.Request, ch *choice) (*http.Response, e
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	deadline := time.Now().Add(ch.timeout)
 	for attempt := 0; ; attempt++ {
-		uc, reused, err := t.p.pools.get(ch.cl, ch.host, t.p.limits, br)
-		if errors.Is(err, errConnOverflow) {
-			return nil, errOverflow
+		var uc *upConn
+		var reused, headSent bool
+		if uc = ch.loopUC; uc != nil {
+			// The event loop sent the request on uc.
+			ch.loopUC = nil
+			reused, headSent, deadline = true, true, ch.deadline
+		} else {
+			var err error
+			uc, reused, err = t.p.pools.get(ch.cl, ch.host, t.p.limits, br)
+			if errors.Is(err, errConnOverflow) {
+				return nil, errOverflow
+			}
+			if err != nil {
+				return nil, err
+			}
+			ch.info.UpstreamLocalAddress = uc.localAddr()
 		}
-		if err != nil {
-			return nil, err
-		}
-		ch.info.UpstreamLocalAddress = uc.localAddr()
-		resp, sent, err := t.exchange(uc, req, ch, hasBody, deadline)
+		resp, sent, err := t.exchange(uc, req, ch, hasBody, deadline, headSent)
 		if err != nil && reused && !sent && attempt == 0 && !ch.cancelled(req) &&
 			!errors.Is(err, context.DeadlineExceeded) {
 			continue // the pooled connection was stale
@@ -87,7 +96,7 @@ func (w abortWatch) end() bool {
 // the route timeout (deadline). sent reports whether the upstream may
 // have acted on the request: a body was (partly) sent or any byte of an
 // answer arrived.
-func (t h1Transport) exchange(uc *upConn, req *http.Request, ch *choice, hasBody bool, deadline time.Time) (resp *http.Response, sent bool, err error) {
+func (t h1Transport) exchange(uc *upConn, req *http.Request, ch *choice, hasBody bool, deadline time.Time, headSent bool) (resp *http.Response, sent bool, err error) {
 	watch, live := watchAbort(ch, req, uc.Conn)
 	fail := func(e error) (*http.Response, bool, error) {
 		watch.end()
@@ -104,20 +113,41 @@ func (t h1Transport) exchange(uc *upConn, req *http.Request, ch *choice, hasBody
 	if !live {
 		return fail(context.Canceled)
 	}
-	uc.requests++
-	uc.SetDeadline(deadline)
+	if !ch.inLoop {
+		// (The loop's answer is whole in the buffer: no read waits.)
+		uc.SetDeadline(deadline)
+	}
+	if !headSent {
+		uc.requests++
+		uc.out = appendH1Request(uc.out[:0], req, hasBody)
+		if hasBody {
+			var err error
+			if sent, err = t.sendBody(uc, req); err != nil {
+				return fail(err)
+			}
+		}
+		if err := uc.flush(); err != nil {
+			return fail(err)
+		}
+		// The answer cannot be there yet: other streams first (see
+		// yieldGate).
+		t.p.gate.yield()
+	}
+	return t.readResponse(uc, req, watch, !ch.inLoop, &sent, fail)
+}
 
-	// Request head.
+// appendH1Request appends req's HTTP/1.1 head to b.
+func appendH1Request(b []byte, req *http.Request, hasBody bool) []byte {
 	host := req.Host
 	if host == "" {
 		host = req.URL.Host
 	}
-	uc.out = append(uc.out[:0], req.Method...)
-	uc.out = append(uc.out, ' ')
-	uc.out = append(uc.out, req.URL.RequestURI()...)
-	uc.out = append(uc.out, " HTTP/1.1\r\nHost: "...)
-	uc.out = append(uc.out, host...)
-	uc.out = append(uc.out, '\r', '\n')
+	b = append(b, req.Method...)
+	b = append(b, ' ')
+	b = append(b, req.URL.RequestURI()...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, host...)
+	b = append(b, '\r', '\n')
 	for k, vs := range req.Header {
 		switch k {
 		case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive",
@@ -126,129 +156,110 @@ func (t h1Transport) exchange(uc *upConn, req *http.Request, ch *choice, hasBody
 		}
 		for _, v := range vs {
 			if httpguts.ValidHeaderFieldValue(v) {
-				uc.out = append(uc.out, k...)
-				uc.out = append(uc.out, ':', ' ')
-				uc.out = append(uc.out, v...)
-				uc.out = append(uc.out, '\r', '\n')
+				b = append(b, k...)
+				b = append(b, ':', ' ')
+				b = append(b, v...)
+				b = append(b, '\r', '\n')
 			}
 		}
 	}
-	chunked := false
 	switch {
 	case hasBody && req.ContentLength > 0:
-		uc.out = append(uc.out, "Content-Length: "...)
-		uc.out = strconv.AppendInt(uc.out, req.ContentLength, 10)
-		uc.out = append(uc.out, '\r', '\n')
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, req.ContentLength, 10)
+		b = append(b, '\r', '\n')
 	case hasBody:
-		chunked = true
-		uc.out = append(uc.out, "Transfer-Encoding: chunked\r\n"...)
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 		if len(req.Trailer) > 0 {
-			uc.out = append(uc.out, "Trailer: "...)
+			b = append(b, "Trailer: "...)
 			first := true
 			for k := range req.Trailer {
 				if !first {
-					uc.out = append(uc.out, ", "...)
+					b = append(b, ", "...)
 				}
-				uc.out = append(uc.out, k...)
+				b = append(b, k...)
 				first = false
 			}
-			uc.out = append(uc.out, '\r', '\n')
+			b = append(b, '\r', '\n')
 		}
 	case req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch:
-		uc.out = append(uc.out, "Content-Length: 0\r\n"...)
+		b = append(b, "Content-Length: 0\r\n"...)
 	}
-	uc.out = append(uc.out, '\r', '\n')
+	b = append(b, '\r', '\n')
 
-	// Request body, streamed: each piece the client sent goes out as it
-	// comes (a gRPC or other streaming client waits for answers).
-	if hasBody {
-		bp := bufPool.Get().(*[]byte)
-		var n int64
-		for {
-			k, rerr := req.Body.Read((*bp)[:min(len(*bp), 32<<10)])
-			if k > 0 {
-				n += int64(k)
-				if chunked {
-					uc.out = http1.AppendChunk(uc.out, (*bp)[:k])
-				} else {
-					uc.out = append(uc.out, (*bp)[:k]...)
-				}
-			}
-			if rerr == io.EOF {
-				break
-			}
-			if rerr != nil {
-				bufPool.Put(bp)
-				return fail(rerr)
-			}
-			if err := uc.flush(); err != nil {
-				bufPool.Put(bp)
-				sent = true
-				return fail(err)
-			}
-			sent = true
-		}
-		bufPool.Put(bp)
-		if !chunked && n != req.ContentLength {
-			return fail(errors.New("request body shorter than its content-length"))
-		}
-		if chunked {
-			uc.out = append(uc.out, "0\r\n"...)
-			for k, vs := range req.Trailer {
-				for _, v := range vs {
-					if httpguts.ValidHeaderFieldName(k) && httpguts.ValidHeaderFieldValue(v) {
-						uc.out = append(uc.out, k...)
-						uc.out = append(uc.out, ':', ' ')
-						uc.out = append(uc.out, v...)
-						uc.out = append(uc.out, '\r', '\n')
-					}
-				}
-			}
-			uc.out = append(uc.out, '\r', '\n')
-		}
-	}
-	if err := uc.flush(); err != nil {
-		return fail(err)
-	}
-	// The answer cannot be there yet: other streams first (see
-	// yieldGate).
-	t.p.gate.yield()
+	return b
+}
 
-	// Response head (1xx answers skipped).
-	method := []byte(req.Method)
-	uc.parser.Reset()
-	uc.parser.SetRequestMethod(method)
+// sendBody streams the request body upstream after its head (in uc.out):
+// each piece the client sent goes out as it comes (a gRPC or other
+// streaming client waits for answers). sent reports whether any of it
+// reached the socket.
+func (t h1Transport) sendBody(uc *upConn, req *http.Request) (sent bool, err error) {
+	chunked := req.ContentLength <= 0
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	var n int64
 	for {
-		if uc.buf != nil && uc.r < uc.w {
-			sent = true
-			n, err := uc.parser.Parse(uc.in())
-			if err == nil {
-				uc.r += n
-				if st := uc.parser.Header().Status(); st >= 100 && st < 200 {
-					uc.parser.Reset()
-					uc.parser.SetRequestMethod(method)
-					continue
+		k, rerr := req.Body.Read((*bp)[:min(len(*bp), 32<<10)])
+		if k > 0 {
+			n += int64(k)
+			if chunked {
+				uc.out = http1.AppendChunk(uc.out, (*bp)[:k])
+			} else {
+				uc.out = append(uc.out, (*bp)[:k]...)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return sent, rerr
+		}
+		if err := uc.flush(); err != nil {
+			return true, err
+		}
+		sent = true
+	}
+	if !chunked && n != req.ContentLength {
+		return sent, errors.New("request body shorter than its content-length")
+	}
+	if chunked {
+		uc.out = append(uc.out, "0\r\n"...)
+		for k, vs := range req.Trailer {
+			for _, v := range vs {
+				if httpguts.ValidHeaderFieldName(k) && httpguts.ValidHeaderFieldValue(v) {
+					uc.out = append(uc.out, k...)
+					uc.out = append(uc.out, ':', ' ')
+					uc.out = append(uc.out, v...)
+					uc.out = append(uc.out, '\r', '\n')
 				}
-				break
-			}
-			if err != http1.ErrNeedMore {
-				t.p.log.Warnf("[proxy] [http2] bad response from %s: %v", uc.host.Address(), err)
-				return fail(err)
 			}
 		}
-		if err := uc.fill(); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = errUpstreamClosed
-			}
-			return fail(err)
-		}
+		uc.out = append(uc.out, '\r', '\n')
+	}
+	return sent, nil
+}
+
+// readResponse reads the answer's head from uc (after the request was
+// sent) and returns the response, its body streaming off uc.
+// sent is set once any byte of the answer arrived.
+func (t h1Transport) readResponse(uc *upConn, req *http.Request, watch abortWatch, timed bool, sent *bool, fail func(error) (*http.Response, bool, error)) (*http.Response, bool, error) {
+	if n := uc.headLen; n > 0 {
+		// Parsed by the event loop (a final answer, whole).
+		uc.headLen = 0
+		*sent = true
+		uc.r += n
+	} else if err := t.readHead(uc, req.Method, sent); err != nil {
+		return fail(err)
 	}
 	// The route timeout ends with the head: the body takes as long as
 	// the peers keep the stream.
-	uc.SetDeadline(time.Time{})
+	if timed {
+		uc.SetDeadline(time.Time{})
+	}
 	rh := uc.parser.Header()
 	framing := uc.parser.Framing()
-	resp = &http.Response{
+	resp := &http.Response{
 		StatusCode: rh.Status(),
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
@@ -312,6 +323,39 @@ func (t h1Transport) exchange(uc *upConn, req *http.Request, ch *choice, hasBody
 	uc.body.Reset(framing, t.p.limits)
 	resp.Body = body
 	return resp, true, nil
+}
+
+// readHead reads and parses the answer's head on uc (1xx answers
+// skipped); sent is set once any byte of it arrived.
+func (t h1Transport) readHead(uc *upConn, method string, sent *bool) error {
+	m := []byte(method)
+	uc.parser.Reset()
+	uc.parser.SetRequestMethod(m)
+	for {
+		if uc.buf != nil && uc.r < uc.w {
+			*sent = true
+			n, err := uc.parser.Parse(uc.in())
+			if err == nil {
+				uc.r += n
+				if st := uc.parser.Header().Status(); st >= 100 && st < 200 {
+					uc.parser.Reset()
+					uc.parser.SetRequestMethod(m)
+					continue
+				}
+				return nil
+			}
+			if err != http1.ErrNeedMore {
+				t.p.log.Warnf("[proxy] [http2] bad response from %s: %v", uc.host.Address(), err)
+				return err
+			}
+		}
+		if err := uc.fill(); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errUpstreamClosed
+			}
+			return err
+		}
+	}
 }
 
 // h1RespBody streams an HTTP/1.1 answer's body off the upstream
@@ -391,6 +435,11 @@ func (b *h1RespBody) finish() {
 		})
 	}
 	if reusable && uc.parser.KeepAlive() && b.kind != http1.BodyUntilClose && uc.r == uc.w {
+		if l := uc.lp.l; l != nil {
+			// The event loop's own exchange: the connection stays in it.
+			l.put(uc)
+			return
+		}
 		b.t.p.pools.put(uc)
 	} else {
 		uc.close()

@@ -86,6 +86,15 @@ type h2Conn struct {
 	// last stream ends (see readActive).
 	wakeOnLast atomic.Bool
 
+	// lp is the event loop that serves the connection's read side (nil:
+	// its goroutine does), and lw the loop's state for it; both belong
+	// to the loop's goroutine while lp is set (see h2Conn.adopt).
+	lp *h1Loop
+	lw h2LoopConn
+	// onGoroutines counts the connection's streams run by goroutines
+	// (the others are the event loop's).
+	onGoroutines atomic.Int32
+
 	// Read side, owned by the serving goroutine.
 	sawSettings bool
 	peerGoAway  bool
@@ -103,8 +112,11 @@ type h2Conn struct {
 	peerMaxFrame int32
 	sendWin      int64 // connection send window
 	peerInitWin  int64 // the peer's SETTINGS_INITIAL_WINDOW_SIZE
-	recvWin      int64 // connection receive window left to the peer
-	connCredit   int64 // consumed bytes not yet returned to the peer
+	// tryIO is set while an event loop serves the connection: writes
+	// then never wait (see flushLocked).
+	tryIO      *network.RawIO
+	recvWin    int64 // connection receive window left to the peer
+	connCredit int64 // consumed bytes not yet returned to the peer
 }
 
 // h2Live is the part of a connection that goes while it is parked.
@@ -545,8 +557,17 @@ func (sc *h2Conn) endHeaders() error {
 	sc.mu.Lock()
 	sc.streams[id] = st
 	sc.mu.Unlock()
-	sc.x.p.workers.Go(st)
+	if sc.lp != nil && sc.lp.startStream(st) {
+		return nil
+	}
+	sc.goStream(st)
 	return nil
+}
+
+// goStream runs the stream's request on a goroutine of its own.
+func (sc *h2Conn) goStream(st *h2Stream) {
+	sc.onGoroutines.Add(1)
+	sc.x.p.workers.Go(st)
 }
 
 // connection-specific fields, malformed in HTTP/2 (RFC 9113 §8.2.2).
@@ -1017,11 +1038,44 @@ func (sc *h2Conn) flushCtl() error {
 // (released during the write). If another goroutine is writing it
 // returns at once: that one writes what was queued meanwhile before it
 // stops, so concurrent streams share write calls.
+//
+// While an event loop serves the connection, nobody waits here: what the
+// socket does not take at once is written by a goroutine started for it.
 func (sc *h2Conn) flushLocked() {
 	if sc.flushing {
 		return
 	}
+	if k := sc.tryIO; k != nil && len(sc.out) > 0 && sc.werr == nil {
+		rest, err := writeAll(k, sc.out)
+		sc.gen++
+		switch {
+		case err != nil:
+			sc.werr = err
+		case len(rest) == 0:
+			sc.out = sc.out[:0]
+		default:
+			sc.out = sc.out[:copy(sc.out, rest)]
+			sc.flushing = true
+			go sc.flushOn()
+			return
+		}
+		sc.wcond.Broadcast()
+		return
+	}
 	sc.flushing = true
+	sc.writeOut()
+}
+
+// flushOn writes what the event loop's flush left (the socket was full).
+func (sc *h2Conn) flushOn() {
+	sc.wmu.Lock()
+	sc.writeOut()
+	sc.wmu.Unlock()
+}
+
+// writeOut writes the output buffer until it is empty, with wmu held
+// (released during the writes) and flushing set.
+func (sc *h2Conn) writeOut() {
 	for len(sc.out) > 0 && sc.werr == nil {
 		buf := sc.out
 		sc.out = sc.spare[:0]
@@ -1195,6 +1249,9 @@ func (sc *h2Conn) idle() error {
 	if c.Draining() || sc.peerGoAway || sc.isGoingAway() {
 		sc.goAway(http2.ErrCodeNo, "")
 		return errH2Done
+	}
+	if sc.x.loops && sc.adopt() {
+		return errParked
 	}
 	if sc.in.buf != nil {
 		// A busy connection sends its next request soon: read it with
@@ -1625,16 +1682,34 @@ type h2Stream struct {
 	afters   []streamAfter
 	afterSeq uint64
 	upstream net.Conn   // an upstream connection to abort on reset
+	lup      *upConn    // the event loop's upstream connection for it
 	ex       h2Exchange // the proxying state of the request (http2.go)
 	url      url.URL
 }
 
 // Run serves the stream's request; the proxy's worker pool runs it on a
 // goroutine of its own.
-func (st *h2Stream) Run() { st.run(st.req) }
+func (st *h2Stream) Run() {
+	defer st.sc.onGoroutines.Add(-1)
+	st.run(st.req)
+}
 
 // run serves the stream's request.
 func (st *h2Stream) run(req *http.Request) {
+	st.serve(func() { st.sc.x.handleStream(st, &st.rw, req) })
+}
+
+// h2Resume goes on with a stream the event loop handed to a goroutine.
+type h2Resume struct{ st *h2Stream }
+
+func (r h2Resume) Run() {
+	defer r.st.sc.onGoroutines.Add(-1)
+	r.st.serve(func() { r.st.sc.x.resumeStream(r.st) })
+}
+
+// serve runs handler, the stream's request (from its start or where the
+// event loop left it), and then ends the stream.
+func (st *h2Stream) serve(handler func()) {
 	sc := st.sc
 	defer func() {
 		code := http2.ErrCodeNo
@@ -1657,7 +1732,7 @@ func (st *h2Stream) run(req *http.Request) {
 		// still sends: ask it to stop (RFC 9113 §8.1).
 		sc.resetStream(st, code)
 	}()
-	sc.x.handleStream(st, &st.rw, req)
+	handler()
 }
 
 // Read reads the request body.

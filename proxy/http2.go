@@ -32,6 +32,10 @@ type h2 struct {
 	up1     h1Transport
 	up2     *h2Client
 	useH2Up bool
+	// loops: downstream connections are served by the proxy's event
+	// loops between requests, and simple requests through them (see
+	// h1Loop.startStream; Linux, an HTTP/1 upstream, no stream filters).
+	loops bool
 }
 
 // choice is what the handler decided for a request, for the transport.
@@ -46,6 +50,15 @@ type choice struct {
 	// st is the downstream stream of an HTTP/2 request (nil for HTTP/1
 	// requests sent to h2c upstreams).
 	st *h2Stream
+	// What the event loop did before a goroutine went on with the
+	// request: picked the host (picked, for the first try), or acquired
+	// the breaker's request slot, started the request on host and sent
+	// it on loopUC, whose answer is due by deadline. inLoop: the loop
+	// itself runs the rest (the answer is whole in loopUC's buffer).
+	picked   *upstream.Host
+	loopUC   *upConn
+	deadline time.Time
+	inLoop   bool
 }
 
 func newH2(p *Proxy, upstreamH2 bool) *h2 {
@@ -104,6 +117,7 @@ type h2Exchange struct {
 	u          url.URL
 	r          *http.Request
 	respHeader http.Header
+	route      *router.Route
 }
 
 // lookup serves the access log's request_header_ and response_header_
@@ -121,6 +135,40 @@ func (ex *h2Exchange) lookup(name string) (string, bool) {
 // handleStream routes one HTTP/2 request and forwards it. st is the
 // request's stream (its context), whose h2Exchange it uses.
 func (x *h2) handleStream(st *h2Stream, w http.ResponseWriter, r *http.Request) {
+	defer x.logStream(st, w)
+	if !x.routeStream(st, w, r, false) {
+		return
+	}
+	x.forward(st)
+}
+
+// resumeStream goes on with a stream the event loop routed (and perhaps
+// sent upstream: ch.loopUC): the rest of handleStream.
+func (x *h2) resumeStream(st *h2Stream) {
+	defer x.logStream(st, st.ex.cw.ResponseWriter)
+	x.forward(st)
+}
+
+// logStream ends a request: its statistics and access log.
+func (x *h2) logStream(st *h2Stream, w http.ResponseWriter) {
+	p := x.p
+	ex := &st.ex
+	info := &ex.info
+	info.ResponseCode = ex.cw.status
+	info.BytesSent = ex.cw.n
+	info.Duration = time.Since(info.StartTime)
+	ex.respHeader = w.Header()
+	p.stats.record(info, info.ResponseCode)
+	for _, l := range p.accessLogs {
+		l.Log(info)
+	}
+}
+
+// routeStream routes the request and builds what forward sends (ex.out,
+// ex.ch, ex.route); false when the request was answered (or, with
+// quiet, would be answered here: the event loop leaves those to a
+// goroutine, which routes again).
+func (x *h2) routeStream(st *h2Stream, w http.ResponseWriter, r *http.Request, quiet bool) bool {
 	p := x.p
 	ex := &st.ex
 	ex.r = r
@@ -137,16 +185,6 @@ func (x *h2) handleStream(st *h2Stream, w http.ResponseWriter, r *http.Request) 
 	rw := &ex.cw
 	*rw = countingWriter{ResponseWriter: w}
 	info.Lookup = ex.lookup
-	defer func() {
-		info.ResponseCode = rw.status
-		info.BytesSent = rw.n
-		info.Duration = time.Since(info.StartTime)
-		ex.respHeader = w.Header()
-		p.stats.record(info, info.ResponseCode)
-		for _, l := range p.accessLogs {
-			l.Log(info)
-		}
-	}()
 	req := h2Req{r}
 	clusterName := p.cfg.Cluster
 	ch := &ex.ch
@@ -158,25 +196,36 @@ func (x *h2) handleStream(st *h2Stream, w http.ResponseWriter, r *http.Request) 
 		ch.flt = &h2Filters{r: r, w: rw, chain: chain, c: addrOf(c), l: localOf(c), flags: &info.ResponseFlags}
 	}
 	if ch.flt.run(stream.BeforeRoute) {
-		return
+		return false
 	}
 	var route *router.Route
 	if p.routes != nil {
 		route = p.routes.Match(req)
+		if quiet {
+			if route == nil {
+				return false
+			}
+			if _, _, ok := route.DirectResponse(); ok {
+				return false
+			}
+		}
 		if route == nil {
 			info.ResponseFlags |= accesslog.NoRouteFound
 			http.Error(rw, "no route", http.StatusNotFound)
-			return
+			return false
 		}
 		info.RouteName = route.Name()
 		if status, body, ok := route.DirectResponse(); ok {
 			rw.WriteHeader(status)
 			io.WriteString(rw, body)
-			return
+			return false
 		}
 		if status, loc, ok := route.Redirect(req); ok {
+			if quiet {
+				return false
+			}
 			http.Redirect(rw, r, loc, status)
-			return
+			return false
 		}
 		clusterName = route.Cluster(req, rand.Uint64())
 		if t := route.Timeout(); t > 0 {
@@ -188,12 +237,12 @@ func (x *h2) handleStream(st *h2Stream, w http.ResponseWriter, r *http.Request) 
 	if f := ch.flt; f != nil {
 		f.cluster = clusterName
 		if f.run(stream.AfterRoute) {
-			return
+			return false
 		}
 		if f.limit > 0 && r.ContentLength > f.limit {
 			info.ResponseFlags |= accesslog.ReqEntityTooLarge
 			f.Reply(f.limitSt, nil, "request body too large")
-			return
+			return false
 		}
 		if f.limit > 0 && r.ContentLength < 0 {
 			r.Body = http.MaxBytesReader(rw, r.Body, f.limit)
@@ -201,9 +250,12 @@ func (x *h2) handleStream(st *h2Stream, w http.ResponseWriter, r *http.Request) 
 	}
 	ch.cl = p.clusters.Get(clusterName)
 	if ch.cl == nil {
+		if quiet {
+			return false
+		}
 		info.ResponseFlags |= accesslog.NoRouteFound
 		http.Error(rw, "cluster "+clusterName+" not found", http.StatusServiceUnavailable)
-		return
+		return false
 	}
 	// A shallow copy: the header is copied only when the route changes
 	// it (the access log reads the request as the client sent it). The
@@ -214,6 +266,7 @@ func (x *h2) handleStream(st *h2Stream, w http.ResponseWriter, r *http.Request) 
 	out.URL = &ex.u
 	out.URL.Scheme = "http"
 	out.URL.Host = "upstream"
+	ex.route = route
 	if route != nil {
 		if np, ok := route.RewritePath(req); ok {
 			out.URL.Path, out.URL.RawPath = np, ""
@@ -226,6 +279,9 @@ func (x *h2) handleStream(st *h2Stream, w http.ResponseWriter, r *http.Request) 
 			ch.lbctx.HashKey, ch.lbctx.HasHash = k, true
 		}
 		ch.lbctx.MetadataMatch = route.MetadataMatch(clusterName)
+		if host, ok := route.HostRewrite(h2Req{out}, ""); ok && host != "" {
+			out.Host = host
+		}
 	}
 	if ch.flt != nil {
 		ch.lbctx.MetadataMatch = mergeMeta(ch.lbctx.MetadataMatch, ch.flt.meta)
@@ -235,7 +291,7 @@ func (x *h2) handleStream(st *h2Stream, w http.ResponseWriter, r *http.Request) 
 			ch.lbctx.OriginalDst = v
 		}
 	}
-	x.forward(rw, out, ch, route)
+	return true
 }
 
 func localOf(c *network.Conn) net.Addr {
@@ -252,15 +308,13 @@ func addrOf(c *network.Conn) net.Addr {
 	return c.RemoteAddr()
 }
 
-// forward sends the request upstream and relays the answer with the
-// route's response header ops.
-func (x *h2) forward(w http.ResponseWriter, out *http.Request, ch *choice, route *router.Route) {
+// forward sends the routed request upstream and relays the answer with
+// the route's response header ops.
+func (x *h2) forward(st *h2Stream) {
+	ex := &st.ex
+	var w http.ResponseWriter = &ex.cw
+	out, ch, route := &ex.out, &ex.ch, ex.route
 	flt := ch.flt
-	if route != nil {
-		if host, ok := route.HostRewrite(h2Req{out}, ""); ok && host != "" {
-			out.Host = host
-		}
-	}
 	if st, ok := out.Body.(*h2Stream); ok && out.Trailer != nil {
 		// Request trailers arrive after the request was built: they go
 		// into the request the transport sends, at the end of the body.
@@ -345,27 +399,31 @@ var (
 // as long as their peers keep them.
 func (x *h2) roundTrip(req *http.Request, ch *choice) (*http.Response, error) {
 	br := x.p.breakers.Get(ch.cl.Config())
-	if !br.AcquireRequest() {
+	if ch.loopUC == nil && !br.AcquireRequest() {
 		ch.info.ResponseFlags |= accesslog.UpstreamOverflow
 		return nil, errOverflow
 	}
 	defer br.ReleaseRequest()
 	for attempt := uint32(0); ; attempt++ {
-		h := ch.cl.Pick(&ch.lbctx)
-		if h == nil {
-			ch.info.ResponseFlags |= accesslog.NoHealthyUpstream
-			return nil, errNoHost
-		}
-		ch.host = h
-		ch.info.UpstreamHost = h.Address()
-		if f := ch.flt; f != nil {
-			f.host = h.Address()
-			if f.run(stream.AfterChooseHost) {
-				return nil, errFiltered
+		h := ch.host
+		if attempt > 0 || ch.loopUC == nil {
+			if h = ch.picked; h != nil {
+				ch.picked = nil
+			} else if h = ch.cl.Pick(&ch.lbctx); h == nil {
+				ch.info.ResponseFlags |= accesslog.NoHealthyUpstream
+				return nil, errNoHost
 			}
+			ch.host = h
+			ch.info.UpstreamHost = h.Address()
+			if f := ch.flt; f != nil {
+				f.host = h.Address()
+				if f.run(stream.AfterChooseHost) {
+					return nil, errFiltered
+				}
+			}
+			req.URL.Host = h.Address()
+			h.RequestStart()
 		}
-		req.URL.Host = h.Address()
-		h.RequestStart()
 		var resp *http.Response
 		var err error
 		if x.useH2Up {

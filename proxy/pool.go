@@ -44,6 +44,9 @@ type upConn struct {
 	gate     *yieldGate
 	rio      *network.RawIO // raw system calls for Conn, or nil
 	lp       loopUp         // the event loop's state, while one holds it
+	// headLen is the length of the answer head the event loop parsed
+	// at r (its parser holds it), or 0.
+	headLen int
 }
 
 // reader is what fill reads the socket through.

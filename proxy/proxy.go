@@ -253,6 +253,7 @@ func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
 	p.h1Loops = h1LoopsOn && p.h1 && !p.h1ToH2 && p.filters.Empty() && os.Getenv("MOSN_HTTP1_EVENT_LOOP") != "off"
 	if p.h2 || p.h1ToH2 {
 		p.http2 = newH2(p, upH2)
+		p.http2.loops = h1LoopsOn && p.h2 && !upH2 && p.filters.Empty() && os.Getenv("MOSN_HTTP2_EVENT_LOOP") != "off"
 	}
 	if p.boltOn || p.dubboOn {
 		p.mux = newMuxPool()

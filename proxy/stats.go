@@ -23,6 +23,10 @@ type stats struct {
 	// a connection to a goroutine.
 	loopServed  *metrics.Counter
 	loopHandoff *metrics.Counter
+	// The same for HTTP/2: streams the loop served whole, and hand-overs
+	// of a stream (or of a connection's read side) to a goroutine.
+	loopServedH2  *metrics.Counter
+	loopHandoffH2 *metrics.Counter
 
 	upMu  sync.Mutex
 	ups   atomic.Pointer[map[string]*upStats]
@@ -44,6 +48,9 @@ func newStats(reg *metrics.Registry, listener string) *stats {
 
 		loopServed:  down.Counter("http1_loop_request_total"),
 		loopHandoff: down.Counter("http1_loop_handoff_total"),
+
+		loopServedH2:  down.Counter("http2_loop_request_total"),
+		loopHandoffH2: down.Counter("http2_loop_handoff_total"),
 	}
 	for i := 1; i <= 5; i++ {
 		st.codes[i] = down.Counter("response_" + strconv.Itoa(i) + "xx_total")

@@ -73,7 +73,27 @@ func startH2Env(t *testing.T, h1, h2 http.Handler) *h2Env {
 	if h2 == nil {
 		h2 = http.NotFoundHandler()
 	}
-	vars := map[string]string{"DIR": t.TempDir(), "UP1": httpServer(t, h1), "UP2": h2cServer(t, h2)}
+	return startH2EnvAt(t, httpServer(t, h1), h2cServer(t, h2))
+}
+
+// startH2EnvWith is startH2Env with up1 as the HTTP/1.1 upstream server
+// (its own timeouts) and no h2c one.
+func startH2EnvWith(t *testing.T, up1 *http.Server) *h2Env {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go up1.Serve(ln)
+	t.Cleanup(func() { up1.Close() })
+	return startH2EnvAt(t, ln.Addr().String(), h2cServer(t, http.NotFoundHandler()))
+}
+
+// startH2EnvAt starts a mosn in front of the upstreams at up1 (HTTP/1.1)
+// and up2 (h2c).
+func startH2EnvAt(t *testing.T, up1, up2 string) *h2Env {
+	t.Helper()
+	vars := map[string]string{"DIR": t.TempDir(), "UP1": up1, "UP2": up2}
 	for _, k := range []string{"H2H1", "H2H2", "ADMIN", "PROM"} {
 		vars[k] = strconv.Itoa(testutil.FreePort(t))
 	}

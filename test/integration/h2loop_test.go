@@ -1,0 +1,227 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// The event loop also serves HTTP/2 connections whose upstream speaks
+// HTTP/1.1 (proxy/h2loop_linux.go): it reads their frames, sends simple
+// requests itself and finishes those whose answers arrive whole, and
+// hands a stream to a goroutine at any point it would have to wait.
+// These tests drive those hand-overs over real h2c connections.
+
+// h2LoopStats reads the loop's counters of the h2h1 listener.
+func h2LoopStats(t *testing.T, e *h2Env) (served, handoffs int) {
+	t.Helper()
+	_, stats := httpGet(t, "http://"+e.p.ready[0]+"/api/v1/stats?key=downstream.h2h1")
+	return statValue(t, stats, "http2_loop_request_total"), statValue(t, stats, "http2_loop_handoff_total")
+}
+
+// Many h2c connections at once, each with many requests of many sizes
+// (some larger than the loop's buffer, which a goroutine streams): every
+// answer is whole and right, and the loop served most of them itself.
+func TestH2LoopConcurrentClients(t *testing.T) {
+	e := startH2Env(t, http.HandlerFunc(numberedHandler), nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			// A client of its own: one connection per goroutine.
+			c := h2cClient()
+			defer c.CloseIdleConnections()
+			for i := 0; i < 150; i++ {
+				size := 16 + (g*150+i)*37%24000
+				resp, err := c.Get(fmt.Sprintf("http://%s/n/%d?size=%d", e.h1, i, size))
+				if err != nil {
+					errs <- fmt.Errorf("client %d request %d: %v", g, i, err)
+					return
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || len(b) != size || !bytes.HasPrefix(b, []byte(strconv.Itoa(i)+":")) {
+					errs <- fmt.Errorf("client %d request %d: %d, %d bytes %q, %v", g, i, resp.StatusCode, len(b), b[:min(len(b), 12)], err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if runtime.GOOS != "linux" {
+		return
+	}
+	served, handoffs := h2LoopStats(t, e)
+	t.Logf("loop served %d streams with %d hand-overs", served, handoffs)
+	// About a third of the answers are larger than the loop's 16 KiB
+	// buffer (or than a stream's first window), and the first request
+	// of each connection dials.
+	if served < 16*150/3 {
+		t.Errorf("loop served %d of %d streams (%d hand-overs)", served, 16*150, handoffs)
+	}
+}
+
+// A client with a tiny stream window: the loop cannot write the answer
+// without waiting for credit, so a goroutine does, as the client grants
+// it; the connection then goes on in the loop.
+func TestH2LoopSmallWindowHandsOver(t *testing.T) {
+	e := startH2Env(t, http.HandlerFunc(numberedHandler), nil)
+	r := dialRaw(t, e.h1, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 100})
+	for i := 1; i <= 3; i++ {
+		id, _ := r.open(true, request("GET", fmt.Sprintf("/n/%d?size=3000", i)))
+		// Credit for each DATA frame as it comes, and no more.
+		var status string
+		var body []byte
+		for {
+			f := r.onStream(id)
+			switch f.Type {
+			case http2.FrameHeaders:
+				status = f.header(":status")
+			case http2.FrameData:
+				body = append(body, f.Data...)
+				if n := uint32(len(f.Data)); n > 0 && !f.endStream() {
+					r.grant(id, n)
+					r.grant(0, n)
+				}
+			case http2.FrameRSTStream:
+				t.Fatalf("stream %d reset: %v", id, f)
+			}
+			if f.endStream() {
+				break
+			}
+		}
+		if status != "200" || len(body) != 3000 || !bytes.HasPrefix(body, []byte(strconv.Itoa(i)+":")) {
+			t.Fatalf("stream %d: status %s, %d bytes", id, status, len(body))
+		}
+	}
+	if v := r.violations(); len(v) > 0 {
+		t.Fatalf("flow-control violations: %v", v)
+	}
+}
+
+// A stream the client resets while the loop awaits its answer: the
+// upstream's late answer is dropped, nothing more is sent on the stream,
+// and the connection's other streams are served.
+func TestH2LoopClientResetWhileWaiting(t *testing.T) {
+	release := make(chan struct{})
+	e := startH2Env(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		numberedHandler(w, r)
+	}), nil)
+	defer close(release)
+	r := dialRaw(t, e.h1)
+	slow, _ := r.open(true, request("GET", "/slow"))
+	time.Sleep(100 * time.Millisecond) // sent upstream by now
+	r.write(func(w *http2.Framer) error { return w.WriteRSTStream(slow, http2.ErrCodeCancel) })
+	for i := 0; i < 20; i++ {
+		id, _ := r.open(true, request("GET", fmt.Sprintf("/n/%d?size=100", i)))
+		resp := r.response(id)
+		if resp.status != "200" || len(resp.body) != 100 {
+			t.Fatalf("request %d after the reset: %s, %d bytes", i, resp.status, len(resp.body))
+		}
+	}
+	release <- struct{}{}
+	if f, ok := r.poll(300*time.Millisecond, func(f rawFrame) bool { return f.Stream == slow }); ok {
+		t.Fatalf("a frame on the reset stream: %v", f)
+	}
+	id, _ := r.open(true, request("GET", "/n/99?size=10"))
+	if resp := r.response(id); resp.status != "200" {
+		t.Fatalf("request after the late answer: %s", resp.status)
+	}
+}
+
+// Requests whose upstream connections the server closes after each
+// answer (Connection: close), and which go idle long enough for the
+// upstream to close them: the loop's idle upstream connections go stale
+// under it, and no request fails.
+func TestH2LoopUpstreamCloses(t *testing.T) {
+	up := &http.Server{Handler: http.HandlerFunc(numberedHandler), IdleTimeout: 80 * time.Millisecond}
+	e := startH2EnvWith(t, up)
+	c := h2cClient()
+	defer c.CloseIdleConnections()
+	for i := 0; i < 30; i++ {
+		path := "/n/"
+		if i%3 == 0 {
+			path = "/close/"
+		}
+		resp, err := c.Get(fmt.Sprintf("http://%s%s%d?size=64", e.h1, path, i))
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || len(b) != 64 || !bytes.HasPrefix(b, []byte(strconv.Itoa(i)+":")) {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, b)
+		}
+		if i%5 == 4 {
+			time.Sleep(120 * time.Millisecond)
+		}
+	}
+}
+
+// A client that cancels requests at random points while others run on
+// the same connection: every request that was not cancelled gets its
+// whole answer.
+func TestH2LoopCancelsUnderLoad(t *testing.T) {
+	e := startH2Env(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d, err := time.ParseDuration(r.URL.Query().Get("delay")); err == nil {
+			time.Sleep(d)
+		}
+		numberedHandler(w, r)
+	}), nil)
+	c := h2cClient()
+	defer c.CloseIdleConnections()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 60; i++ {
+				cancel := (g+i)%4 == 0
+				ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+				if cancel {
+					ctx, stop = context.WithTimeout(context.Background(), time.Duration(1+i%5)*time.Millisecond)
+				}
+				size := 100 + i*97%20000
+				req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/n/%d?size=%d&delay=%dms", e.h1, i, size, i%3), nil)
+				resp, err := c.Do(req)
+				if err == nil {
+					var b []byte
+					b, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err == nil && (resp.StatusCode != 200 || len(b) != size) {
+						err = fmt.Errorf("%d, %d bytes", resp.StatusCode, len(b))
+					}
+				}
+				stop()
+				if err != nil && !cancel {
+					errs <- fmt.Errorf("client %d request %d: %v", g, i, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
