@@ -248,6 +248,17 @@ func validName(s string) bool {
 // String returns the source format (DefaultFormat for an empty one).
 func (f *Format) String() string { return f.src }
 
+// UsesLookup reports whether the format has variables resolved through
+// Info.Lookup, which a caller may then leave nil.
+func (f *Format) UsesLookup() bool {
+	for _, s := range f.segs {
+		if s.kind == kLookup {
+			return true
+		}
+	}
+	return false
+}
+
 // Variables returns the variable names the format uses, in order of first
 // use, so callers can tell which Lookup values they must provide.
 func (f *Format) Variables() []string {

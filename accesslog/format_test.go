@@ -440,3 +440,24 @@ func BenchmarkAppendWithHeaders(b *testing.B) {
 		buf = f.Append(buf[:0], info)
 	}
 }
+
+func TestUsesLookup(t *testing.T) {
+	for _, c := range []struct {
+		format string
+		want   bool
+	}{
+		{"%start_time% %response_code% %duration%", false},
+		{"", false}, // the default format
+		{"%request_header_x-request-id%", true},
+		{"code %response_code% ua %request_header_user-agent%", true},
+		{"%response_header_content-type%", true},
+	} {
+		f, err := Compile(c.format)
+		if err != nil {
+			t.Fatalf("%q: %v", c.format, err)
+		}
+		if got := f.UsesLookup(); got != c.want {
+			t.Errorf("%q: UsesLookup() = %v, want %v", c.format, got, c.want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/net/http/httpguts"
 
@@ -259,7 +260,10 @@ func (t h1Transport) readResponse(uc *upConn, req *http.Request, watch abortWatc
 	}
 	rh := uc.parser.Header()
 	framing := uc.parser.Framing()
-	resp := &http.Response{
+	// The response and its body in one allocation.
+	rb := &h1Resp{}
+	resp := &rb.resp
+	*resp = http.Response{
 		StatusCode: rh.Status(),
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
@@ -268,9 +272,25 @@ func (t h1Transport) readResponse(uc *upConn, req *http.Request, watch abortWatc
 		Request:    req,
 	}
 	resp.Status = statusLine(resp.StatusCode, rh.Reason())
-	// One backing array for every value: a slice per field otherwise.
+	// One backing array for every value, and one string for all their
+	// bytes: a slice and a string per field otherwise.
 	vals := make([]string, 0, rh.Len())
+	total := 0
+	rh.Range(func(_, value []byte) bool {
+		total += len(value)
+		return true
+	})
+	all := make([]byte, 0, total)
+	rh.Range(func(_, value []byte) bool {
+		all = append(all, value...)
+		return true
+	})
+	// all is not written again: the string shares its bytes.
+	allStr := unsafe.String(unsafe.SliceData(all), len(all))
+	off := 0
 	rh.Range(func(name, value []byte) bool {
+		v := allStr[off : off+len(value)]
+		off += len(value)
 		k, ok := canonicalHeaders[string(name)]
 		if !ok {
 			k = http.CanonicalHeaderKey(string(name))
@@ -291,14 +311,15 @@ func (t h1Transport) readResponse(uc *upConn, req *http.Request, watch abortWatc
 			return true
 		}
 		if vs := resp.Header[k]; vs != nil {
-			resp.Header[k] = append(vs, string(value))
+			resp.Header[k] = append(vs, v)
 		} else {
-			vals = append(vals, string(value))
+			vals = append(vals, v)
 			resp.Header[k] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
 		return true
 	})
-	body := &h1RespBody{t: t, uc: uc, watch: watch, resp: resp, kind: framing.Kind}
+	body := &rb.body
+	*body = h1RespBody{t: t, uc: uc, watch: watch, resp: resp, kind: framing.Kind}
 	switch framing.Kind {
 	case http1.BodyNone:
 		resp.ContentLength = 0
@@ -356,6 +377,12 @@ func (t h1Transport) readHead(uc *upConn, method string, sent *bool) error {
 			return err
 		}
 	}
+}
+
+// h1Resp is an answer read by h1Transport: the response and its body.
+type h1Resp struct {
+	resp http.Response
+	body h1RespBody
 }
 
 // h1RespBody streams an HTTP/1.1 answer's body off the upstream

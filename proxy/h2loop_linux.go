@@ -371,6 +371,18 @@ func (l *h1Loop) finishStream(st *h2Stream) {
 	st.ex.ch.inLoop = true
 	st.serve(func() { sc.x.resumeStream(st) })
 	l.p.stats.loopServedH2.Inc()
+	// Nothing but this goroutine ever held the stream (no goroutine ran
+	// it, no filter or context watcher saw it), and it is closed: it can
+	// be used again.
+	sc.mu.Lock()
+	done := st.closing && st.handlerDone
+	sc.mu.Unlock()
+	st.cmu.Lock()
+	done = done && st.done == nil && len(st.afters) == 0
+	st.cmu.Unlock()
+	if done {
+		sc.x.spare.Put(st)
+	}
 }
 
 // sweepH2 hands requests past their route timeout (or reset by the

@@ -631,7 +631,8 @@ func (sc *h2Conn) newRequest(id uint32, end bool) (*http.Request, *h2Stream, err
 	if !validMethod(method) {
 		return nil, nil, fmt.Errorf("invalid method %q", method)
 	}
-	st := &h2Stream{sc: sc, id: id, declared: -1, recvWin: h2StreamWindow}
+	st := sc.x.newStream()
+	*st = h2Stream{sc: sc, id: id, declared: -1, recvWin: h2StreamWindow}
 	u := &st.url
 	if !parsePlainPath(u, path) {
 		pu, err := url.ParseRequestURI(path)

@@ -25,18 +25,20 @@ import (
 // one at a time, so pipelined requests are answered in order. Between
 // requests the connection holds no read buffer.
 type h1Server struct {
-	p      *Proxy
-	c      *network.Conn
-	wait   func() error
-	buf    *[]byte
-	r, w   int
-	parser *http1.Parser
-	body   http1.BodyReader
-	out    []byte
-	info   accesslog.Info
-	req    reqView
-	resp   *http1.Header // the response head being logged, or nil
-	lookup func(string) (string, bool)
+	// lookupFn is s.lookup, made once (see begin).
+	lookupFn func(string) (string, bool)
+	p        *Proxy
+	c        *network.Conn
+	wait     func() error
+	buf      *[]byte
+	r, w     int
+	parser   *http1.Parser
+	body     http1.BodyReader
+	out      []byte
+	info     accesslog.Info
+	req      reqView
+	resp     *http1.Header // the response head being logged, or nil
+	lookup   func(string) (string, bool)
 	// local and remote are the connection's addresses, formatted once.
 	local, remote string
 
@@ -496,7 +498,12 @@ func (s *h1Server) begin() (keep, done bool) {
 		ListenerName:            s.c.Listener,
 		DownstreamLocalAddress:  s.local,
 		DownstreamRemoteAddress: s.remote,
-		Lookup:                  s.lookup,
+	}
+	if s.p.logLookup {
+		if s.lookupFn == nil {
+			s.lookupFn = s.lookup // once: a method value allocates
+		}
+		s.info.Lookup = s.lookupFn
 	}
 	s.rq = h1Req{start: start}
 	keep = s.parser.KeepAlive()

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"mosn.dev/proxy/accesslog"
@@ -36,6 +37,18 @@ type h2 struct {
 	// loops between requests, and simple requests through them (see
 	// h1Loop.startStream; Linux, an HTTP/1 upstream, no stream filters).
 	loops bool
+	// spare holds streams the event loop finished, for new ones: a
+	// stream with its exchange state is a few KiB, which would otherwise
+	// make most of the garbage per request.
+	spare sync.Pool
+}
+
+// newStream returns a stream to fill in (a spare one, or a new one).
+func (x *h2) newStream() *h2Stream {
+	if st, ok := x.spare.Get().(*h2Stream); ok {
+		return st
+	}
+	return new(h2Stream)
 }
 
 // choice is what the handler decided for a request, for the transport.
@@ -184,7 +197,9 @@ func (x *h2) routeStream(st *h2Stream, w http.ResponseWriter, r *http.Request, q
 	}
 	rw := &ex.cw
 	*rw = countingWriter{ResponseWriter: w}
-	info.Lookup = ex.lookup
+	if p.logLookup {
+		info.Lookup = ex.lookup
+	}
 	req := h2Req{r}
 	clusterName := p.cfg.Cluster
 	ch := &ex.ch
@@ -336,9 +351,15 @@ func (x *h2) forward(st *h2Stream) {
 		flt.resp = resp
 		flt.chain.Append(out.Context(), flt)
 	}
-	h := w.Header()
-	for k, vs := range resp.Header {
-		h[k] = vs
+	var h http.Header
+	if hw, ok := ex.cw.ResponseWriter.(*h2rw); ok && len(hw.hdr) == 0 && resp.Header != nil {
+		// The answer's header map becomes the response's: no copy.
+		hw.hdr, h = resp.Header, resp.Header
+	} else {
+		h = w.Header()
+		for k, vs := range resp.Header {
+			h[k] = vs
+		}
 	}
 	var declared []string
 	if len(resp.Trailer) > 0 {

@@ -76,9 +76,12 @@ type Proxy struct {
 	clusters   *upstream.Manager
 	log        *log.Logger
 	accessLogs []*accesslog.Logger
-	limits     http1.Limits
-	maxBody    int64
-	pools      *pools
+	// logLookup: an access log prints variables resolved through
+	// Info.Lookup (request and response headers and the like).
+	logLookup bool
+	limits    http1.Limits
+	maxBody   int64
+	pools     *pools
 	// Downstream protocols served: HTTP/1, HTTP/2 (h2c prior knowledge),
 	// or both told apart by the HTTP/2 preface (Auto).
 	h1, h2 bool
@@ -139,6 +142,9 @@ func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
 		problems = append(problems, bc.Config.Problemf(path, format, args...))
 	}
 	p := &Proxy{cfg: cfg, clusters: bc.Clusters, log: bc.Log, accessLogs: bc.AccessLogs}
+	for _, l := range p.accessLogs {
+		p.logLookup = p.logLookup || l.Format().UsesLookup()
+	}
 	if p.log == nil {
 		p.log = log.Nop()
 	}
