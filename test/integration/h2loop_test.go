@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"mosn.dev/proxy/internal/testutil"
 )
 
 // The event loop also serves HTTP/2 connections whose upstream speaks
@@ -223,5 +226,54 @@ func TestH2LoopCancelsUnderLoad(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// h2IdleConfig: an Http2 listener (HTTP/1.1 upstream) whose idle timeout
+// is shorter than the time after which idle connections are parked, so
+// the event loop itself ends idle connections.
+const h2IdleConfig = `{
+  "servers": [{
+    "default_log_path": "${DIR}/mosn.log",
+    "listeners": [
+      {"name": "h2short", "address": "127.0.0.1:${PORT}", "bind_port": true, "connection_idle_timeout": "400ms",
+       "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http2", "upstream_protocol": "Http1", "router_config_name": "r"}}]}]}
+    ],
+    "routers": [{"router_config_name": "r", "virtual_hosts": [{"name": "v", "domains": ["*"], "routers": [{"match": {"prefix": "/"}, "route": {"cluster_name": "up"}}]}]}]
+  }],
+  "cluster_manager": {"clusters": [{"name": "up", "hosts": [{"address": "${UP}"}]}]},
+  "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": ${ADMIN}}}}
+}`
+
+// An idle h2c connection held by the loop gets GOAWAY (NO_ERROR) at its
+// idle timeout and is closed; a busy one is not.
+func TestH2LoopIdleTimeout(t *testing.T) {
+	port, admin := testutil.FreePort(t), testutil.FreePort(t)
+	cfg := expand(h2IdleConfig, map[string]string{
+		"DIR": t.TempDir(), "PORT": strconv.Itoa(port), "ADMIN": strconv.Itoa(admin),
+		"UP": httpServer(t, http.HandlerFunc(numberedHandler)),
+	})
+	startMosn(t, writeConfig(t, cfg), fmt.Sprintf("127.0.0.1:%d", admin))
+	r := dialRaw(t, fmt.Sprintf("127.0.0.1:%d", port))
+	// Busy for longer than the idle timeout: a request every 100 ms.
+	var idleSince time.Time
+	for i := 0; i < 10; i++ {
+		time.Sleep(100 * time.Millisecond)
+		id, _ := r.open(true, request("GET", fmt.Sprintf("/n/%d?size=10", i)))
+		if resp := r.response(id); resp.status != "200" {
+			t.Fatalf("request %d: %s", i, resp.status)
+		}
+		idleSince = time.Now()
+	}
+	g := r.take("GOAWAY", func(f rawFrame) bool { return f.Type == http2.FrameGoAway })
+	if g.Code != http2.ErrCodeNo {
+		t.Fatalf("GOAWAY %v, want NO_ERROR", g)
+	}
+	if err := r.closed(); !errors.Is(err, io.EOF) {
+		t.Fatalf("after the GOAWAY: %v, want EOF", err)
+	}
+	// Not before the idle timeout (a slow machine only makes it later).
+	if waited := time.Since(idleSince); waited < 350*time.Millisecond {
+		t.Fatalf("closed after %v idle, before the 400ms idle timeout", waited)
 	}
 }
