@@ -142,6 +142,9 @@ func (l *h1Loop) detachH2(sc *h2Conn) {
 	sc.wmu.Lock()
 	sc.tryIO = nil
 	sc.wmu.Unlock()
+	// A parked connection keeps sc: not the socket's I/O state, which
+	// the runtime replaces while it is parked.
+	sc.lw = h2LoopConn{}
 }
 
 // serveH2 reads and handles the frames of a readable connection.
