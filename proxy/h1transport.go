@@ -134,7 +134,7 @@ func (t h1Transport) exchange(uc *upConn, req *http.Request, ch *choice, hasBody
 		// yieldGate).
 		t.p.gate.yield()
 	}
-	return t.readResponse(uc, req, watch, !ch.inLoop, &sent, fail)
+	return t.readResponse(uc, req, ch.st, watch, !ch.inLoop, &sent, fail)
 }
 
 // appendH1Request appends req's HTTP/1.1 head to b.
@@ -243,8 +243,9 @@ func (t h1Transport) sendBody(uc *upConn, req *http.Request) (sent bool, err err
 
 // readResponse reads the answer's head from uc (after the request was
 // sent) and returns the response, its body streaming off uc.
-// sent is set once any byte of the answer arrived.
-func (t h1Transport) readResponse(uc *upConn, req *http.Request, watch abortWatch, timed bool, sent *bool, fail func(error) (*http.Response, bool, error)) (*http.Response, bool, error) {
+// sent is set once any byte of the answer arrived. st, the HTTP/2
+// stream of the request (or nil), holds the response.
+func (t h1Transport) readResponse(uc *upConn, req *http.Request, st *h2Stream, watch abortWatch, timed bool, sent *bool, fail func(error) (*http.Response, bool, error)) (*http.Response, bool, error) {
 	if n := uc.headLen; n > 0 {
 		// Parsed by the event loop (a final answer, whole).
 		uc.headLen = 0
@@ -260,21 +261,42 @@ func (t h1Transport) readResponse(uc *upConn, req *http.Request, watch abortWatc
 	}
 	rh := uc.parser.Header()
 	framing := uc.parser.Framing()
-	// The response and its body in one allocation.
-	rb := &h1Resp{}
+	// The response and its body: in the stream of an HTTP/2 request, else
+	// in one allocation; the header map and value slice are the stream's
+	// from its last use when it is reused.
+	var rb *h1Resp
+	var hdr http.Header
+	var vals []string
+	n := rh.Len()
+	if st != nil {
+		rb = &st.ex.h1r
+		if hdr = st.reuse.respHdr; hdr != nil {
+			clear(hdr)
+		} else {
+			hdr = make(http.Header, n)
+			st.reuse.respHdr = hdr
+		}
+		if vals = st.reuse.respVals[:0]; cap(vals) < n {
+			vals = make([]string, 0, n)
+			st.reuse.respVals = vals
+		}
+	} else {
+		rb = new(h1Resp)
+		hdr = make(http.Header, n)
+		vals = make([]string, 0, n)
+	}
 	resp := &rb.resp
 	*resp = http.Response{
 		StatusCode: rh.Status(),
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,
-		Header:     make(http.Header, rh.Len()),
+		Header:     hdr,
 		Request:    req,
 	}
 	resp.Status = statusLine(resp.StatusCode, rh.Reason())
 	// One backing array for every value, and one string for all their
 	// bytes: a slice and a string per field otherwise.
-	vals := make([]string, 0, rh.Len())
 	total := 0
 	rh.Range(func(_, value []byte) bool {
 		total += len(value)

@@ -632,7 +632,8 @@ func (sc *h2Conn) newRequest(id uint32, end bool) (*http.Request, *h2Stream, err
 		return nil, nil, fmt.Errorf("invalid method %q", method)
 	}
 	st := sc.x.newStream()
-	*st = h2Stream{sc: sc, id: id, declared: -1, recvWin: h2StreamWindow}
+	keep := st.reuse
+	*st = h2Stream{sc: sc, id: id, declared: -1, recvWin: h2StreamWindow, reuse: keep}
 	u := &st.url
 	if !parsePlainPath(u, path) {
 		pu, err := url.ParseRequestURI(path)
@@ -645,10 +646,20 @@ func (sc *h2Conn) newRequest(id uint32, end bool) (*http.Request, *h2Stream, err
 			return nil, nil, fmt.Errorf("invalid :path %q", path)
 		}
 	}
-	hdr := make(http.Header, n)
+	hdr := st.reuse.reqHdr
+	if hdr == nil {
+		hdr = make(http.Header, n)
+		st.reuse.reqHdr = hdr
+	} else {
+		clear(hdr)
+	}
 	// One backing array for the values of all fields: a slice per field
 	// otherwise.
-	vals := make([]string, 0, n)
+	vals := st.reuse.reqVals[:0]
+	if cap(vals) < n {
+		vals = make([]string, 0, n)
+		st.reuse.reqVals = vals
+	}
 	var cookies []string
 	for _, f := range sc.fields {
 		if strings.HasPrefix(f.Name, ":") {
@@ -736,8 +747,9 @@ func (sc *h2Conn) newRequest(id uint32, end bool) (*http.Request, *h2Stream, err
 	}
 	st.rw.head = method == http.MethodHead
 	// The stream is the request's context: no context is allocated
-	// per request.
-	st.req = req.WithContext(st)
+	// per request, and the request lives in the stream.
+	st.reqv = *req.WithContext(st)
+	st.req = &st.reqv
 	return st.req, st, nil
 }
 
@@ -1684,8 +1696,18 @@ type h2Stream struct {
 	afterSeq uint64
 	upstream net.Conn   // an upstream connection to abort on reset
 	lup      *upConn    // the event loop's upstream connection for it
+	reqv     http.Request
+	// reuse is what the stream keeps when it is used again (see
+	// h2.spare): maps and slices cleared rather than allocated.
+	reuse h2Reuse
 	ex       h2Exchange // the proxying state of the request (http2.go)
 	url      url.URL
+}
+
+// h2Reuse holds a stream's header maps and value slices across its uses.
+type h2Reuse struct {
+	reqHdr, respHdr   http.Header
+	reqVals, respVals []string
 }
 
 // Run serves the stream's request; the proxy's worker pool runs it on a

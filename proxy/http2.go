@@ -131,6 +131,7 @@ type h2Exchange struct {
 	r          *http.Request
 	respHeader http.Header
 	route      *router.Route
+	h1r        h1Resp // an HTTP/1 upstream's answer
 }
 
 // lookup serves the access log's request_header_ and response_header_
