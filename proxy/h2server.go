@@ -1694,14 +1694,14 @@ type h2Stream struct {
 	done     chan struct{}
 	afters   []streamAfter
 	afterSeq uint64
-	upstream net.Conn   // an upstream connection to abort on reset
-	lup      *upConn    // the event loop's upstream connection for it
+	upstream net.Conn // an upstream connection to abort on reset
+	lup      *upConn  // the event loop's upstream connection for it
 	reqv     http.Request
 	// reuse is what the stream keeps when it is used again (see
 	// h2.spare): maps and slices cleared rather than allocated.
 	reuse h2Reuse
-	ex       h2Exchange // the proxying state of the request (http2.go)
-	url      url.URL
+	ex    h2Exchange // the proxying state of the request (http2.go)
+	url   url.URL
 }
 
 // h2Reuse holds a stream's header maps and value slices across its uses.
