@@ -277,3 +277,50 @@ func TestH2LoopIdleTimeout(t *testing.T) {
 		t.Fatalf("closed after %v idle, before the 400ms idle timeout", waited)
 	}
 }
+
+// One connection with streams of both kinds at once: bodiless GETs the
+// loop serves and POSTs with bodies that goroutines serve, whose answers
+// share the connection's output and windows. Every answer is whole and
+// right.
+func TestH2LoopMixedStreamsOnOneConnection(t *testing.T) {
+	e := startH2Env(t, http.HandlerFunc(numberedHandler), nil)
+	c := h2cClient()
+	defer c.CloseIdleConnections()
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for g := 0; g < 12; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 80; i++ {
+				var resp *http.Response
+				var err error
+				var want []byte
+				if (g+i)%3 == 0 {
+					body := bytes.Repeat([]byte{byte('a' + g)}, 100+i*300)
+					resp, err = c.Post(fmt.Sprintf("http://%s/n/%d", e.h1, i), "application/octet-stream", bytes.NewReader(body))
+					want = append([]byte(fmt.Sprintf("%d:%d:", i, len(body))), body...)
+				} else {
+					size := 50 + (g*80+i)*131%12000
+					resp, err = c.Get(fmt.Sprintf("http://%s/n/%d?size=%d", e.h1, i, size))
+					want = append([]byte(strconv.Itoa(i)+":"), bytes.Repeat([]byte("x"), size-len(strconv.Itoa(i))-1)...)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("stream %d/%d: %v", g, i, err)
+					return
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || !bytes.Equal(b, want) {
+					errs <- fmt.Errorf("stream %d/%d: %d, %d bytes (want %d), %v", g, i, resp.StatusCode, len(b), len(want), err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
