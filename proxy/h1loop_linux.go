@@ -884,12 +884,7 @@ func (l *h1Loop) upEvent(uc *upConn) {
 		return
 	}
 	for {
-		if uc.buf == nil {
-			uc.buf = bufPool.Get().(*[]byte)
-			uc.r, uc.w = 0, 0
-		}
-		// No compaction: the parsed head points into the buffer.
-		b := (*uc.buf)[uc.w:]
+		b := uc.loopSpace()
 		if len(b) == 0 {
 			// The answer does not fit the buffer: streamed by a goroutine.
 			l.streamRest(s, uc)
@@ -978,6 +973,17 @@ func whole(uc *upConn, limits http1.Limits) bool {
 		return done || err != nil
 	}
 	return false // until the upstream closes
+}
+
+// loopSpace returns where the loop's next read of u goes: the rest of
+// its buffer (taken from the pool if need be). There is no compaction: a
+// parsed answer head points into the buffer.
+func (u *upConn) loopSpace() []byte {
+	if u.buf == nil {
+		u.buf = bufPool.Get().(*[]byte)
+		u.r, u.w = 0, 0
+	}
+	return (*u.buf)[u.w:]
 }
 
 // take returns an idle upstream connection to h for the loop, or nil.

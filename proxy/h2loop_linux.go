@@ -8,7 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"mosn.dev/proxy/codec/http1"
-	h2c "mosn.dev/proxy/codec/http2"
 	"mosn.dev/proxy/network"
 )
 
@@ -169,19 +168,7 @@ func (l *h1Loop) serveH2(sc *h2Conn) {
 		if !sc.lw.readable {
 			break
 		}
-		if in.buf == nil {
-			in.buf = h2InPool.Get().(*[]byte)
-			in.r, in.w = 0, 0
-		}
-		b := *in.buf
-		if in.r == in.w {
-			in.r, in.w = 0, 0
-		} else if len(b)-in.r < h2c.HeaderLen+h2MaxFrame {
-			copy(b, b[in.r:in.w])
-			in.w -= in.r
-			in.r = 0
-		}
-		b = b[in.w:]
+		b := in.space()
 		n, errno := sc.lw.k.TryRead(b)
 		if errno == unix.EAGAIN {
 			sc.lw.readable = false
@@ -283,12 +270,7 @@ func (l *h1Loop) handStream(st *h2Stream) {
 // upEventH2 handles a readable upstream connection of a stream.
 func (l *h1Loop) upEventH2(uc *upConn, st *h2Stream) {
 	for {
-		if uc.buf == nil {
-			uc.buf = bufPool.Get().(*[]byte)
-			uc.r, uc.w = 0, 0
-		}
-		// No compaction: a parsed head points into the buffer.
-		b := (*uc.buf)[uc.w:]
+		b := uc.loopSpace()
 		if len(b) == 0 {
 			l.handStream(st) // larger than the buffer: streamed there
 			return

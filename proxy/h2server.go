@@ -189,6 +189,25 @@ func (in *h2In) frameReady() bool {
 	return l > h2MaxFrame || n >= h2c.HeaderLen+l
 }
 
+// space returns where the next read goes: the buffer (taken from the
+// pool if need be) after what is buffered, compacted so that a whole
+// frame fits.
+func (in *h2In) space() []byte {
+	if in.buf == nil {
+		in.buf = h2InPool.Get().(*[]byte)
+		in.r, in.w = 0, 0
+	}
+	b := *in.buf
+	if in.r == in.w {
+		in.r, in.w = 0, 0
+	} else if len(b)-in.r < h2c.HeaderLen+h2MaxFrame {
+		copy(b, b[in.r:in.w])
+		in.w -= in.r
+		in.r = 0
+	}
+	return b[in.w:]
+}
+
 func (in *h2In) release() {
 	if in.buf != nil && in.r == in.w {
 		h2InPool.Put(in.buf)
@@ -1207,19 +1226,7 @@ func (sc *h2Conn) readActive() error {
 // times out was woken (see wake) and reports errH2Woken.
 func (sc *h2Conn) readMore() error {
 	in := &sc.in
-	if in.buf == nil {
-		in.buf = h2InPool.Get().(*[]byte)
-		in.r, in.w = 0, 0
-	}
-	b := *in.buf
-	if in.r == in.w {
-		in.r, in.w = 0, 0
-	} else if len(b)-in.r < h2c.HeaderLen+h2MaxFrame {
-		copy(b, b[in.r:in.w])
-		in.w -= in.r
-		in.r = 0
-	}
-	n, err := sc.x.p.gate.read(sc.c, b[in.w:])
+	n, err := sc.x.p.gate.read(sc.c, in.space())
 	in.w += n
 	if n > 0 {
 		return nil

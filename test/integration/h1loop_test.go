@@ -220,41 +220,28 @@ func TestH1LoopUpstreamCloses(t *testing.T) {
 func TestH1LoopConcurrentClients(t *testing.T) {
 	base, _, p := startHTTP(t, http.HandlerFunc(numberedHandler))
 	addr := strings.TrimPrefix(base, "http://")
-	var wg sync.WaitGroup
-	errs := make(chan error, 64)
-	for g := 0; g < 32; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			c, err := net.Dial("tcp", addr)
+	concurrently(t, 32, func(g int) error {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		br := bufio.NewReader(c)
+		for i := 0; i < 200; i++ {
+			size := 16 + (g*200+i)%5000
+			fmt.Fprintf(c, "GET /n/%d?size=%d HTTP/1.1\r\nHost: x\r\n\r\n", i, size)
+			resp, err := http.ReadResponse(br, nil)
 			if err != nil {
-				errs <- err
-				return
+				return fmt.Errorf("client %d request %d: %v", g, i, err)
 			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(30 * time.Second))
-			br := bufio.NewReader(c)
-			for i := 0; i < 200; i++ {
-				size := 16 + (g*200+i)%5000
-				fmt.Fprintf(c, "GET /n/%d?size=%d HTTP/1.1\r\nHost: x\r\n\r\n", i, size)
-				resp, err := http.ReadResponse(br, nil)
-				if err != nil {
-					errs <- fmt.Errorf("client %d request %d: %v", g, i, err)
-					return
-				}
-				b, _ := io.ReadAll(resp.Body)
-				if len(b) != size || !bytes.HasPrefix(b, []byte(strconv.Itoa(i)+":")) {
-					errs <- fmt.Errorf("client %d request %d: %d bytes %q", g, i, len(b), b[:min(len(b), 12)])
-					return
-				}
+			b, _ := io.ReadAll(resp.Body)
+			if len(b) != size || !bytes.HasPrefix(b, []byte(strconv.Itoa(i)+":")) {
+				return fmt.Errorf("client %d request %d: %d bytes %q", g, i, len(b), b[:min(len(b), 12)])
 			}
-		}(g)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+		}
+		return nil
+	})
 	if runtime.GOOS != "linux" {
 		return
 	}

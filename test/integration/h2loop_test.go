@@ -36,36 +36,24 @@ func h2LoopStats(t *testing.T, e *h2Env) (served, handoffs int) {
 // answer is whole and right, and the loop served most of them itself.
 func TestH2LoopConcurrentClients(t *testing.T) {
 	e := startH2Env(t, http.HandlerFunc(numberedHandler), nil)
-	var wg sync.WaitGroup
-	errs := make(chan error, 64)
-	for g := 0; g < 16; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			// A client of its own: one connection per goroutine.
-			c := h2cClient()
-			defer c.CloseIdleConnections()
-			for i := 0; i < 150; i++ {
-				size := 16 + (g*150+i)*37%24000
-				resp, err := c.Get(fmt.Sprintf("http://%s/n/%d?size=%d", e.h1, i, size))
-				if err != nil {
-					errs <- fmt.Errorf("client %d request %d: %v", g, i, err)
-					return
-				}
-				b, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != 200 || len(b) != size || !bytes.HasPrefix(b, []byte(strconv.Itoa(i)+":")) {
-					errs <- fmt.Errorf("client %d request %d: %d, %d bytes %q, %v", g, i, resp.StatusCode, len(b), b[:min(len(b), 12)], err)
-					return
-				}
+	concurrently(t, 16, func(g int) error {
+		// A client of its own: one connection per goroutine.
+		c := h2cClient()
+		defer c.CloseIdleConnections()
+		for i := 0; i < 150; i++ {
+			size := 16 + (g*150+i)*37%24000
+			resp, err := c.Get(fmt.Sprintf("http://%s/n/%d?size=%d", e.h1, i, size))
+			if err != nil {
+				return fmt.Errorf("client %d request %d: %v", g, i, err)
 			}
-		}(g)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != 200 || len(b) != size || !bytes.HasPrefix(b, []byte(strconv.Itoa(i)+":")) {
+				return fmt.Errorf("client %d request %d: %d, %d bytes %q, %v", g, i, resp.StatusCode, len(b), b[:min(len(b), 12)], err)
+			}
+		}
+		return nil
+	})
 	if runtime.GOOS != "linux" {
 		return
 	}
@@ -191,42 +179,31 @@ func TestH2LoopCancelsUnderLoad(t *testing.T) {
 	}), nil)
 	c := h2cClient()
 	defer c.CloseIdleConnections()
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for g := 0; g < 8; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			for i := 0; i < 60; i++ {
-				cancel := (g+i)%4 == 0
-				ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
-				if cancel {
-					ctx, stop = context.WithTimeout(context.Background(), time.Duration(1+i%5)*time.Millisecond)
-				}
-				size := 100 + i*97%20000
-				req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/n/%d?size=%d&delay=%dms", e.h1, i, size, i%3), nil)
-				resp, err := c.Do(req)
-				if err == nil {
-					var b []byte
-					b, err = io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if err == nil && (resp.StatusCode != 200 || len(b) != size) {
-						err = fmt.Errorf("%d, %d bytes", resp.StatusCode, len(b))
-					}
-				}
-				stop()
-				if err != nil && !cancel {
-					errs <- fmt.Errorf("client %d request %d: %v", g, i, err)
-					return
+	concurrently(t, 8, func(g int) error {
+		for i := 0; i < 60; i++ {
+			cancel := (g+i)%4 == 0
+			ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+			if cancel {
+				ctx, stop = context.WithTimeout(context.Background(), time.Duration(1+i%5)*time.Millisecond)
+			}
+			size := 100 + i*97%20000
+			req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/n/%d?size=%d&delay=%dms", e.h1, i, size, i%3), nil)
+			resp, err := c.Do(req)
+			if err == nil {
+				var b []byte
+				b, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil && (resp.StatusCode != 200 || len(b) != size) {
+					err = fmt.Errorf("%d, %d bytes", resp.StatusCode, len(b))
 				}
 			}
-		}(g)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+			stop()
+			if err != nil && !cancel {
+				return fmt.Errorf("client %d request %d: %v", g, i, err)
+			}
+		}
+		return nil
+	})
 }
 
 // h2IdleConfig: an Http2 listener (HTTP/1.1 upstream) whose idle timeout
@@ -286,35 +263,45 @@ func TestH2LoopMixedStreamsOnOneConnection(t *testing.T) {
 	e := startH2Env(t, http.HandlerFunc(numberedHandler), nil)
 	c := h2cClient()
 	defer c.CloseIdleConnections()
+	concurrently(t, 12, func(g int) error {
+		for i := 0; i < 80; i++ {
+			var resp *http.Response
+			var err error
+			var want []byte
+			if (g+i)%3 == 0 {
+				body := bytes.Repeat([]byte{byte('a' + g)}, 100+i*300)
+				resp, err = c.Post(fmt.Sprintf("http://%s/n/%d", e.h1, i), "application/octet-stream", bytes.NewReader(body))
+				want = append([]byte(fmt.Sprintf("%d:%d:", i, len(body))), body...)
+			} else {
+				size := 50 + (g*80+i)*131%12000
+				resp, err = c.Get(fmt.Sprintf("http://%s/n/%d?size=%d", e.h1, i, size))
+				want = append([]byte(strconv.Itoa(i)+":"), bytes.Repeat([]byte("x"), size-len(strconv.Itoa(i))-1)...)
+			}
+			if err != nil {
+				return fmt.Errorf("stream %d/%d: %v", g, i, err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != 200 || !bytes.Equal(b, want) {
+				return fmt.Errorf("stream %d/%d: %d, %d bytes (want %d), %v", g, i, resp.StatusCode, len(b), len(want), err)
+			}
+		}
+		return nil
+	})
+}
+
+// concurrently runs f(g) for g in [0, n) on goroutines of their own and
+// reports the errors they return.
+func concurrently(t *testing.T, n int, f func(g int) error) {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan error, 32)
-	for g := 0; g < 12; g++ {
+	errs := make(chan error, n)
+	for g := 0; g < n; g++ {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
-			for i := 0; i < 80; i++ {
-				var resp *http.Response
-				var err error
-				var want []byte
-				if (g+i)%3 == 0 {
-					body := bytes.Repeat([]byte{byte('a' + g)}, 100+i*300)
-					resp, err = c.Post(fmt.Sprintf("http://%s/n/%d", e.h1, i), "application/octet-stream", bytes.NewReader(body))
-					want = append([]byte(fmt.Sprintf("%d:%d:", i, len(body))), body...)
-				} else {
-					size := 50 + (g*80+i)*131%12000
-					resp, err = c.Get(fmt.Sprintf("http://%s/n/%d?size=%d", e.h1, i, size))
-					want = append([]byte(strconv.Itoa(i)+":"), bytes.Repeat([]byte("x"), size-len(strconv.Itoa(i))-1)...)
-				}
-				if err != nil {
-					errs <- fmt.Errorf("stream %d/%d: %v", g, i, err)
-					return
-				}
-				b, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != 200 || !bytes.Equal(b, want) {
-					errs <- fmt.Errorf("stream %d/%d: %d, %d bytes (want %d), %v", g, i, resp.StatusCode, len(b), len(want), err)
-					return
-				}
+			if err := f(g); err != nil {
+				errs <- err
 			}
 		}(g)
 	}
