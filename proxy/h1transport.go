@@ -118,7 +118,10 @@ func (t h1Transport) exchange(uc *upConn, req *http.Request, ch *choice, hasBody
 		// (The loop's answer is whole in the buffer: no read waits.)
 		uc.SetDeadline(deadline)
 	}
-	if !headSent {
+	if headSent {
+		// The event loop sent any body too: no retry could send it again.
+		sent = hasBody
+	} else {
 		uc.requests++
 		uc.out = appendH1Request(uc.out[:0], req, hasBody)
 		if hasBody {

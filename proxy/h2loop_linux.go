@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"io"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -47,7 +48,15 @@ type h2LoopConn struct {
 	// noAdopt keeps the goroutine the connection was handed to from
 	// giving it straight back.
 	noAdopt bool
+	// held are new streams with a small body to come, kept until the
+	// end of the current read: served by the loop if the whole body came
+	// with it, else by goroutines.
+	held []*h2Stream
 }
+
+// h2HeldBody is the largest request body the loop sends itself (bytes):
+// all of it must come in the read that brought the request's head.
+const h2HeldBody = 16 << 10
 
 // h2Partial is how long part of a frame may wait in the loop with no
 // stream open before the connection goes to a goroutine, which applies
@@ -114,6 +123,11 @@ func (l *h1Loop) adoptH2(sc *h2Conn) {
 // returns true, or is nil, the connection is served on as usual).
 func (l *h1Loop) leaveH2(sc *h2Conn, then func() bool) {
 	l.p.stats.loopHandoffH2.Inc()
+	for i, st := range sc.lw.held {
+		sc.goStream(st)
+		sc.lw.held[i] = nil
+	}
+	sc.lw.held = sc.lw.held[:0]
 	sc.mu.Lock()
 	var mine []*h2Stream
 	for _, st := range sc.streams {
@@ -184,6 +198,7 @@ func (l *h1Loop) serveH2(sc *h2Conn) {
 		sc.lw.since = time.Time{}
 		in.w += n
 	}
+	l.releaseHeld(sc)
 	if err := sc.flushCtl(); err != nil || sc.c.Draining() || sc.peerGoAway || sc.isGoingAway() {
 		// The goroutine sends what a drain or a GOAWAY needs, or closes.
 		l.leaveH2(sc, nil)
@@ -197,10 +212,42 @@ func (l *h1Loop) serveH2(sc *h2Conn) {
 // when the caller is to run it on a goroutine from its start.
 func (l *h1Loop) startStream(st *h2Stream) bool {
 	sc := st.sc
-	x := sc.x
-	if !st.remoteDone.Load() || sc.c.Draining() {
-		return false // a body to come, a drain
+	if sc.c.Draining() {
+		return false
 	}
+	if !st.remoteDone.Load() {
+		if st.expect || st.req.Trailer != nil || st.declared > h2HeldBody {
+			return false // a body to ask for, or with trailers, or large
+		}
+		sc.lw.held = append(sc.lw.held, st)
+		return true
+	}
+	return l.sendStream(st, nil)
+}
+
+// releaseHeld ends the wait of the held streams at the end of a read:
+// those whose whole body came are served by the loop, the others by
+// goroutines (which read the rest of the body as it comes).
+func (l *h1Loop) releaseHeld(sc *h2Conn) {
+	for i, st := range sc.lw.held {
+		sc.lw.held[i] = nil
+		st.bmu.Lock()
+		body, whole := st.body[st.boff:], st.berr == io.EOF && st.trailers == nil && len(st.body)-st.boff <= h2HeldBody
+		st.bmu.Unlock()
+		if !whole || st.Err() != nil || !l.sendStream(st, body) {
+			sc.goStream(st)
+		}
+	}
+	sc.lw.held = sc.lw.held[:0]
+}
+
+// sendStream routes a stream whose request (with body, if any) is whole,
+// and sends it upstream: true when the loop has it (sent, or handed to a
+// goroutine from where it got), false when it is to run on a goroutine
+// from its start.
+func (l *h1Loop) sendStream(st *h2Stream, body []byte) bool {
+	sc := st.sc
+	x := sc.x
 	if !x.routeStream(st, &st.rw, st.req, true) {
 		return false // a direct answer, a missing route or cluster
 	}
@@ -229,7 +276,11 @@ func (l *h1Loop) startStream(st *h2Stream) bool {
 	ex.out.URL.Host = h.Address()
 	ch.info.UpstreamLocalAddress = uc.localAddr()
 	uc.requests++
-	uc.out = appendH1Request(uc.out[:0], &ex.out, false)
+	if body != nil {
+		ex.out.ContentLength = int64(len(body))
+	}
+	uc.out = appendH1Request(uc.out[:0], &ex.out, len(body) > 0)
+	uc.out = append(uc.out, body...)
 	if err := uc.flushLoop(); err != nil {
 		// A connection the upstream closed meanwhile: a goroutine
 		// starts over on another (the request had no effect).
@@ -238,6 +289,15 @@ func (l *h1Loop) startStream(st *h2Stream) bool {
 		ch.picked = h
 		l.resume(st)
 		return true
+	}
+	if body != nil {
+		// Sent: the body's bytes go back to the client's windows.
+		st.bmu.Lock()
+		n := int64(len(st.body) - st.boff)
+		st.body, st.boff = st.body[:0], 0
+		st.buffered -= n
+		st.bmu.Unlock()
+		sc.refund(st, n)
 	}
 	h.RequestStart()
 	ch.loopUC, ch.deadline = uc, time.Now().Add(ch.timeout)
