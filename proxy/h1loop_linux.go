@@ -1017,9 +1017,16 @@ func (l *h1Loop) take(cl *upstream.Cluster, h *upstream.Host) *upConn {
 	}
 }
 
+// preDial is how many requests before max_request_per_conn the loop has
+// a replacement connection dialled (see pools.warm).
+const preDial = 16
+
 // put keeps uc, at the end of a request, for the loop's next requests.
 func (l *h1Loop) put(uc *upConn) {
 	uc.lp.owner, uc.lp.st = nil, nil
+	if uc.max >= 4*preDial && uc.requests == uc.max-preDial {
+		go l.p.pools.warm(uc.cl, uc.host, l.p.limits, uc.br)
+	}
 	if uc.requests >= uc.max || uc.r != uc.w {
 		l.closeUp(uc)
 		return

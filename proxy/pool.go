@@ -178,6 +178,30 @@ func (ps *pools) get(cl *upstream.Cluster, h *upstream.Host, limits http1.Limits
 		br.ReleaseConn()
 		return nil, false, err
 	}
+	return ps.newConn(c, cl, h, limits, br), false, nil
+}
+
+// warm dials a connection to h for the pool, ahead of need: the event
+// loop does this when one of its connections nears max_request_per_conn,
+// so that its replacement is not dialled on a request's path (where the
+// loop cannot dial). A failed dial is reported by the dialler and
+// otherwise dropped: the next request dials for itself.
+func (ps *pools) warm(cl *upstream.Cluster, h *upstream.Host, limits http1.Limits, br *circuit.Breaker) {
+	if !br.AcquireConn() {
+		return
+	}
+	h.ConnStart()
+	c, err := cl.Dial(context.Background(), h)
+	if err != nil {
+		h.ConnEnd()
+		br.ReleaseConn()
+		return
+	}
+	ps.put(ps.newConn(c, cl, h, limits, br))
+}
+
+// newConn wraps a connection dialled to h.
+func (ps *pools) newConn(c net.Conn, cl *upstream.Cluster, h *upstream.Host, limits http1.Limits, br *circuit.Breaker) *upConn {
 	return &upConn{
 		rio:    network.NewRawIO(c),
 		gate:   ps.gate,
@@ -185,10 +209,10 @@ func (ps *pools) get(cl *upstream.Cluster, h *upstream.Host, limits http1.Limits
 		Conn:   c,
 		host:   h,
 		cl:     cl,
-		key:    key,
+		key:    poolKey{cl.Name(), h.Address()},
 		parser: http1.NewResponseParser(limits),
 		max:    cl.Config().MaxRequestPerConnOrDefault(),
-	}, false, nil
+	}
 }
 
 // getIdle returns an idle connection for key, or nil; it never dials.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -395,5 +396,79 @@ func TestH2LoopSmallBodies(t *testing.T) {
 	t.Logf("loop served %d of %d streams, %d hand-overs", served, n, handoffs)
 	if served < n/2 {
 		t.Errorf("the loop served %d of %d small POSTs", served, n)
+	}
+}
+
+// warmConfig: HTTP/1 and h2c listeners whose cluster allows 64 requests
+// per upstream connection.
+const warmConfig = `{
+  "servers": [{
+    "default_log_path": "${DIR}/mosn.log",
+    "listeners": [
+      {"name": "h1", "address": "127.0.0.1:${H1}", "bind_port": true,
+       "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http1", "upstream_protocol": "Http1", "router_config_name": "r"}}]}]},
+      {"name": "h2", "address": "127.0.0.1:${H2}", "bind_port": true,
+       "filter_chains": [{"filters": [{"type": "proxy", "config": {"downstream_protocol": "Http2", "upstream_protocol": "Http1", "router_config_name": "r"}}]}]}
+    ],
+    "routers": [{"router_config_name": "r", "virtual_hosts": [{"name": "v", "domains": ["*"], "routers": [{"match": {"prefix": "/"}, "route": {"cluster_name": "up"}}]}]}]
+  }],
+  "cluster_manager": {"clusters": [{"name": "up", "max_request_per_conn": 64, "hosts": [{"address": "${UP}"}]}]},
+  "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": ${ADMIN}}}}
+}`
+
+// The loop has an upstream connection's replacement dialled before the
+// connection reaches max_request_per_conn, so the requests that follow do
+// not wait for a dial on a goroutine: the hand-overs are about the first
+// dial of each client's connection, not one per 64 requests.
+func TestLoopDialsReplacementsAhead(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the event loop is Linux-only")
+	}
+	h1, h2, admin := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	cfg := expand(warmConfig, map[string]string{
+		"DIR": t.TempDir(), "H1": strconv.Itoa(h1), "H2": strconv.Itoa(h2), "ADMIN": strconv.Itoa(admin),
+		"UP": httpServer(t, http.HandlerFunc(numberedHandler)),
+	})
+	startMosn(t, writeConfig(t, cfg), fmt.Sprintf("127.0.0.1:%d", admin))
+	const clients, requests = 8, 400
+	concurrently(t, clients, func(g int) error {
+		h1c := h1Client()
+		h2c := h2cClient()
+		defer h1c.CloseIdleConnections()
+		defer h2c.CloseIdleConnections()
+		for i := 0; i < requests; i++ {
+			c, port := h1c, h1
+			if i%2 == 1 {
+				c, port = h2c, h2
+			}
+			resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/n/%d?size=100", port, i))
+			if err != nil {
+				return fmt.Errorf("client %d request %d: %v", g, i, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || len(b) != 100 {
+				return fmt.Errorf("client %d request %d: %d, %d bytes", g, i, resp.StatusCode, len(b))
+			}
+		}
+		return nil
+	})
+	_, stats := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/stats", admin))
+	total := clients * requests
+	for k, listener := range map[string]string{"http1": "h1", "http2": "h2"} {
+		i := strings.Index(stats, `"downstream.`+listener+`"`)
+		if i < 0 {
+			t.Fatalf("no stats of listener %s: %s", k, stats)
+		}
+		served := statValue(t, stats[i:], k+"_loop_request_total")
+		handoffs := statValue(t, stats[i:], k+"_loop_handoff_total")
+		t.Logf("%s: loop served %d of %d, %d hand-overs", k, served, total/2, handoffs)
+		// The first dial of each client's connection hands over, and
+		// each h2c connection's end (a read side leaving the loop).
+		// Dialling on the request path would also hand over one request
+		// per 64: about 25 more here.
+		if limit := 2*clients + total/2/64/4; handoffs > limit {
+			t.Errorf("%s: %d hand-overs for %d requests, want at most %d", k, handoffs, total/2, limit)
+		}
 	}
 }
