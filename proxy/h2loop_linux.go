@@ -16,13 +16,14 @@ import (
 // connection is adopted at its idle point, as an HTTP/1 one is: from
 // then on the loop reads its frames and handles them with the ordinary
 // code (h2Conn.handle), so only waiting changes hands. A request that
-// needs no other waiting, one whose HEADERS ended the stream, routed to
-// a cluster whose host has an idle HTTP/1 connection in the loop, is
-// sent by the loop; when its answer is whole in the connection's buffer
-// and the stream's flow-control windows hold it, the loop runs the rest
-// of the ordinary code on it (h2.resumeStream), none of which can wait
-// then. Anything else goes to a goroutine at the point it is reached:
-// a request body, a dial, a direct answer, an answer larger than the
+// needs no other waiting (its HEADERS ended the stream, or its small
+// body came whole in the same read), routed to a cluster whose host has
+// an idle HTTP/1 connection in the loop, is sent by the loop; when its
+// answer is whole in the connection's buffer and the stream's
+// flow-control windows hold it, the loop runs the rest of the ordinary
+// code on it (h2.resumeStream), none of which can wait then. Anything
+// else goes to a goroutine at the point it is reached: a larger or later
+// request body, a dial, a direct answer, an answer larger than the
 // buffer or than the windows, a failure, a route timeout, a reset. The
 // goroutine goes on from there (h2Resume) with the same code.
 //
