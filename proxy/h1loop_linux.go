@@ -20,14 +20,15 @@ import (
 	"mosn.dev/proxy/upstream"
 )
 
-// h1Loop serves keep-alive HTTP/1 connections the way an event-driven
+// eventLoop serves keep-alive HTTP/1 connections the way an event-driven
 // server does. One goroutine waits for all the sockets it holds (the
 // downstream connections it adopted and the upstream connections their
 // requests use) in an epoll set of its own, and handles each request
 // that needs no other waiting: a head with no body or with all of its
 // body already read, proxied on an idle upstream connection, whose
 // answer arrives whole in one buffer. That is nearly every request of a
-// busy keep-alive client.
+// busy keep-alive client. It serves HTTP/2 connections whose upstream is
+// HTTP/1 the same way (h2loop_linux.go).
 //
 // Why: with a goroutine per connection the runtime served requests out
 // of order. A goroutine whose bytes had already arrived ran on, while
@@ -47,7 +48,7 @@ import (
 //
 // All state of the loop, and of the connections it holds, belongs to its
 // goroutine; other goroutines reach it only through post.
-type h1Loop struct {
+type eventLoop struct {
 	p      *Proxy
 	epfd   int
 	ep     *os.File        // epfd, waited on through the runtime's poller
@@ -93,15 +94,15 @@ type h1Loop struct {
 	emptySince time.Time
 }
 
-// h1LoopsOn: this platform has the event loop.
-const h1LoopsOn = true
+// eventLoopsOn: this platform has the event loop.
+const eventLoopsOn = true
 
 // loopSweep is how often the loop looks for expired route timeouts and
 // for connections idle long enough to park.
 const loopSweep = 20 * time.Millisecond
 
 // loopYield is the longest a busy loop goes without letting the runtime
-// poll the network (see h1Loop.yf).
+// poll the network (see eventLoop.yf).
 const loopYield = 500 * time.Microsecond
 
 // loopLinger is how long a loop with no connections waits for new ones
@@ -157,7 +158,7 @@ type loopConn struct {
 
 // loopUp is the loop's state for an upstream connection it holds.
 type loopUp struct {
-	l         *h1Loop // nil when the loop does not hold it
+	l         *eventLoop // nil when the loop does not hold it
 	slot, gen uint32
 	owner     *h1Server // the request it serves, or nil while idle
 	st        *h2Stream // or the HTTP/2 stream
@@ -199,22 +200,22 @@ func (q *connList) remove(s *h1Server) {
 	q.n--
 }
 
-// h1LoopFor returns the event loop for connection id, starting it when
+// eventLoopFor returns the event loop for connection id, starting it when
 // needed, or nil when the proxy serves HTTP/1 without one.
-func (p *Proxy) h1LoopFor(id uint64) *h1Loop {
+func (p *Proxy) eventLoopFor(id uint64) *eventLoop {
 	p.loopMu.Lock()
 	defer p.loopMu.Unlock()
 	if p.loopsBroken {
 		return nil
 	}
 	if p.loops == nil {
-		p.loops = make([]*h1Loop, max(1, runtime.GOMAXPROCS(0)))
+		p.loops = make([]*eventLoop, max(1, runtime.GOMAXPROCS(0)))
 	}
 	i := int(id % uint64(len(p.loops)))
 	if l := p.loops[i]; l != nil && l.open() {
 		return l
 	}
-	l, err := newH1Loop(p)
+	l, err := newEventLoop(p)
 	if err != nil {
 		p.log.Warnf("[proxy] [http1] no event loop, serving with goroutines: %v", err)
 		p.loopsBroken = true
@@ -224,7 +225,7 @@ func (p *Proxy) h1LoopFor(id uint64) *h1Loop {
 	return l
 }
 
-func newH1Loop(p *Proxy) (*h1Loop, error) {
+func newEventLoop(p *Proxy) (*eventLoop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -234,7 +235,7 @@ func newH1Loop(p *Proxy) (*h1Loop, error) {
 		unix.Close(epfd)
 		return nil, err
 	}
-	fail := func(err error) (*h1Loop, error) {
+	fail := func(err error) (*eventLoop, error) {
 		unix.Close(epfd)
 		unix.Close(evfd)
 		return nil, err
@@ -268,7 +269,7 @@ func newH1Loop(p *Proxy) (*h1Loop, error) {
 		unix.Close(evfd)
 		return nil, err
 	}
-	l := &h1Loop{p: p, epfd: epfd, ep: ep, rc: rc, evfd: evfd, yf: yf, yrc: yrc, yfd: yfd,
+	l := &eventLoop{p: p, epfd: epfd, ep: ep, rc: rc, evfd: evfd, yf: yf, yrc: yrc, yfd: yfd,
 		slots: make([]loopSlot, 1, 64), idleUp: map[poolKey][]*upConn{},
 		h2s: map[*h2Conn]struct{}{}, h2wait: map[*h2Stream]struct{}{}}
 	l.waitFn = l.poll
@@ -278,14 +279,14 @@ func newH1Loop(p *Proxy) (*h1Loop, error) {
 	return l, nil
 }
 
-func (l *h1Loop) open() bool {
+func (l *eventLoop) open() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return !l.closed
 }
 
 // post hands m to the loop; false when the loop has ended.
-func (l *h1Loop) post(m loopMsg) bool {
+func (l *eventLoop) post(m loopMsg) bool {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -305,7 +306,7 @@ func (l *h1Loop) post(m loopMsg) bool {
 // yield1 is the yield's RawConn callback: the first call makes yf
 // readable (after the runtime's poller state was reset, so its edge is
 // not missed) and waits, the second drains it.
-func (l *h1Loop) yield1(fd uintptr) bool {
+func (l *eventLoop) yield1(fd uintptr) bool {
 	var b = [8]byte{1}
 	if !l.yielded {
 		l.yielded = true
@@ -318,13 +319,13 @@ func (l *h1Loop) yield1(fd uintptr) bool {
 
 // yieldPoller lets the runtime run and poll the network for other
 // goroutines, then goes on.
-func (l *h1Loop) yieldPoller() {
+func (l *eventLoop) yieldPoller() {
 	l.yielded = false
 	l.yrc.Read(l.yieldFn)
 }
 
 // poll takes the ready events without waiting; false when there are none.
-func (l *h1Loop) poll(fd uintptr) bool {
+func (l *eventLoop) poll(fd uintptr) bool {
 	l.polls++
 	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
 	if errno != 0 {
@@ -334,7 +335,7 @@ func (l *h1Loop) poll(fd uintptr) bool {
 	return n > 0
 }
 
-func (l *h1Loop) run() {
+func (l *eventLoop) run() {
 	defer l.ep.Close()
 	defer l.yf.Close()
 	defer unix.Close(l.evfd)
@@ -388,7 +389,7 @@ func (l *h1Loop) run() {
 // socket becomes ready: the next sweep while requests are in flight
 // (route timeouts), else when the oldest idle connection is to be parked
 // or closed, else when an empty loop ends.
-func (l *h1Loop) nextWake() time.Time {
+func (l *eventLoop) nextWake() time.Time {
 	if l.busy.n > 0 || len(l.h2s)+len(l.h2wait) > 0 {
 		return l.nextSweep
 	}
@@ -407,7 +408,7 @@ func (l *h1Loop) nextWake() time.Time {
 
 // releaseIdleUps hands the loop's idle upstream connections back to the
 // shared pool.
-func (l *h1Loop) releaseIdleUps() {
+func (l *eventLoop) releaseIdleUps() {
 	for key, list := range l.idleUp {
 		for i, uc := range list {
 			l.letGo(uc)
@@ -419,7 +420,7 @@ func (l *h1Loop) releaseIdleUps() {
 }
 
 // end ends an empty loop unless work was posted meanwhile.
-func (l *h1Loop) end() bool {
+func (l *eventLoop) end() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.posted) > 0 {
@@ -431,7 +432,7 @@ func (l *h1Loop) end() bool {
 
 // shutdown hands every connection to a goroutine and ends the loop (its
 // epoll set failed, which should not happen).
-func (l *h1Loop) shutdown() {
+func (l *eventLoop) shutdown() {
 	l.mu.Lock()
 	l.closed = true
 	posted := l.posted
@@ -472,7 +473,7 @@ func (l *h1Loop) shutdown() {
 	}
 }
 
-func (l *h1Loop) dispatch(ev unix.EpollEvent) {
+func (l *eventLoop) dispatch(ev unix.EpollEvent) {
 	slot, gen := uint32(ev.Fd), uint32(ev.Pad)
 	if slot == 0 {
 		l.takePosted()
@@ -521,7 +522,7 @@ func (l *h1Loop) dispatch(ev unix.EpollEvent) {
 }
 
 // abort closes what a panic left behind.
-func (l *h1Loop) abort(sl loopSlot) {
+func (l *eventLoop) abort(sl loopSlot) {
 	defer func() { recover() }()
 	s := sl.s
 	if sl.uc != nil && sl.uc.lp.st != nil {
@@ -547,7 +548,7 @@ func (l *h1Loop) abort(sl loopSlot) {
 	}
 }
 
-func (l *h1Loop) takePosted() {
+func (l *eventLoop) takePosted() {
 	var b [8]byte
 	unix.Read(l.evfd, b[:])
 	l.mu.Lock()
@@ -561,7 +562,7 @@ func (l *h1Loop) takePosted() {
 	}
 }
 
-func (l *h1Loop) takeMsg(m loopMsg) {
+func (l *eventLoop) takeMsg(m loopMsg) {
 	defer func() {
 		if e := recover(); e != nil {
 			l.p.log.Errorf("[proxy] [http1] event loop panic: %v", e)
@@ -589,7 +590,7 @@ func (l *h1Loop) takeMsg(m loopMsg) {
 	}
 }
 
-func (l *h1Loop) alloc() uint32 {
+func (l *eventLoop) alloc() uint32 {
 	l.inUse++
 	if n := len(l.free); n > 0 {
 		i := l.free[n-1]
@@ -600,7 +601,7 @@ func (l *h1Loop) alloc() uint32 {
 	return uint32(len(l.slots) - 1)
 }
 
-func (l *h1Loop) release(slot uint32) {
+func (l *eventLoop) release(slot uint32) {
 	sl := &l.slots[slot]
 	sl.gen++
 	sl.s, sl.sc, sl.uc = nil, nil, nil
@@ -609,7 +610,7 @@ func (l *h1Loop) release(slot uint32) {
 }
 
 // register adds k to the epoll set (edge-triggered) under a new slot.
-func (l *h1Loop) register(k *network.RawIO) (uint32, uint32, error) {
+func (l *eventLoop) register(k *network.RawIO) (uint32, uint32, error) {
 	slot := l.alloc()
 	gen := l.slots[slot].gen
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(slot), Pad: int32(gen)}
@@ -622,14 +623,14 @@ func (l *h1Loop) register(k *network.RawIO) (uint32, uint32, error) {
 
 // unregister takes k out of the epoll set (a closed socket is out
 // already).
-func (l *h1Loop) unregister(k *network.RawIO, slot uint32) {
+func (l *eventLoop) unregister(k *network.RawIO, slot uint32) {
 	epollCtl(k, l.epfd, unix.EPOLL_CTL_DEL, nil)
 	l.release(slot)
 }
 
 // adopt takes a downstream connection from its goroutine; it is idle,
 // with nothing buffered.
-func (l *h1Loop) adopt(s *h1Server) {
+func (l *eventLoop) adopt(s *h1Server) {
 	slot, gen, err := l.register(s.lw.k)
 	if err != nil {
 		s.lw.noAdopt = true
@@ -651,7 +652,7 @@ func (l *h1Loop) adopt(s *h1Server) {
 // evacuate hands s, and the upstream connection of its request, to a new
 // goroutine that runs then (nil: serve the connection from its next
 // request head).
-func (l *h1Loop) evacuate(s *h1Server, then func() bool) {
+func (l *eventLoop) evacuate(s *h1Server, then func() bool) {
 	l.p.stats.loopHandoff.Inc()
 	l.detach(s)
 	if uc := s.lw.uc; uc != nil {
@@ -664,7 +665,7 @@ func (l *h1Loop) evacuate(s *h1Server, then func() bool) {
 }
 
 // detach takes s out of the loop.
-func (l *h1Loop) detach(s *h1Server) {
+func (l *eventLoop) detach(s *h1Server) {
 	// The drain hook holds s: a parked connection must not keep it.
 	s.c.OnDrain(nil)
 	l.unregister(s.lw.k, s.lw.slot)
@@ -705,7 +706,7 @@ func (p *Proxy) runEvacuated(s *h1Server, step func() bool) {
 }
 
 // closeDown closes a downstream connection and what its request holds.
-func (l *h1Loop) closeDown(s *h1Server) {
+func (l *eventLoop) closeDown(s *h1Server) {
 	l.detach(s)
 	if uc := s.lw.uc; uc != nil {
 		s.lw.uc = nil
@@ -723,7 +724,7 @@ func (l *h1Loop) closeDown(s *h1Server) {
 
 // serveDown reads and handles requests of s until one waits for its
 // upstream, leaves the loop, or nothing more is readable.
-func (l *h1Loop) serveDown(s *h1Server) {
+func (l *eventLoop) serveDown(s *h1Server) {
 	for {
 		if s.buf != nil && s.r < s.w {
 			s.parser.Reset()
@@ -779,7 +780,7 @@ func (l *h1Loop) serveDown(s *h1Server) {
 
 // request handles the request head just parsed; true when it is done
 // and s goes on with the next one.
-func (l *h1Loop) request(s *h1Server) bool {
+func (l *eventLoop) request(s *h1Server) bool {
 	framing := s.parser.Framing()
 	switch {
 	case s.c.Draining(), s.parser.Upgrade() != nil,
@@ -835,7 +836,7 @@ func (s *h1Server) finishTry(res func() exResult) func() bool {
 
 // tryEnded ends the loop's try with res; true when s goes on with its
 // next request.
-func (l *h1Loop) tryEnded(s *h1Server, res exResult) bool {
+func (l *eventLoop) tryEnded(s *h1Server, res exResult) bool {
 	if uc := s.lw.uc; uc != nil {
 		uc.lp.owner = nil
 		s.lw.uc = nil
@@ -853,7 +854,7 @@ func (l *h1Loop) tryEnded(s *h1Server, res exResult) bool {
 
 // requestEnded ends the request of s; true when s goes on with its next
 // request in the loop.
-func (l *h1Loop) requestEnded(s *h1Server, keep bool) bool {
+func (l *eventLoop) requestEnded(s *h1Server, keep bool) bool {
 	s.endRequest()
 	l.p.stats.loopServed.Inc()
 	l.busy.remove(s)
@@ -875,7 +876,7 @@ func (l *h1Loop) requestEnded(s *h1Server, keep bool) bool {
 }
 
 // upEvent handles a readable upstream connection.
-func (l *h1Loop) upEvent(uc *upConn) {
+func (l *eventLoop) upEvent(uc *upConn) {
 	s := uc.lp.owner
 	if s == nil || !s.lw.waiting {
 		// An idle connection: the server closed it (or sent what no
@@ -941,7 +942,7 @@ func (l *h1Loop) upEvent(uc *upConn) {
 
 // next goes on with s after a request ended in upEvent: its next request
 // may be buffered or readable already.
-func (l *h1Loop) next(s *h1Server) {
+func (l *eventLoop) next(s *h1Server) {
 	if s.lp == l && !s.lw.waiting {
 		l.serveDown(s)
 	}
@@ -949,7 +950,7 @@ func (l *h1Loop) next(s *h1Server) {
 
 // streamRest hands an answer whose head is parsed (or whose head does
 // not fit) to a goroutine, which streams the rest.
-func (l *h1Loop) streamRest(s *h1Server, uc *upConn) {
+func (l *eventLoop) streamRest(s *h1Server, uc *upConn) {
 	if s.lw.head {
 		l.evacuate(s, s.finishTry(func() exResult { return s.relay(uc, s.rq.route, s.rq.keep) }))
 		return
@@ -987,7 +988,7 @@ func (u *upConn) loopSpace() []byte {
 }
 
 // take returns an idle upstream connection to h for the loop, or nil.
-func (l *h1Loop) take(cl *upstream.Cluster, h *upstream.Host) *upConn {
+func (l *eventLoop) take(cl *upstream.Cluster, h *upstream.Host) *upConn {
 	key := poolKey{cl.Name(), h.Address()}
 	if list := l.idleUp[key]; len(list) > 0 {
 		uc := list[len(list)-1]
@@ -1022,7 +1023,7 @@ func (l *h1Loop) take(cl *upstream.Cluster, h *upstream.Host) *upConn {
 const preDial = 16
 
 // put keeps uc, at the end of a request, for the loop's next requests.
-func (l *h1Loop) put(uc *upConn) {
+func (l *eventLoop) put(uc *upConn) {
 	uc.lp.owner, uc.lp.st = nil, nil
 	if uc.max >= 4*preDial && uc.requests == uc.max-preDial {
 		go l.p.pools.warm(uc.cl, uc.host, l.p.limits, uc.br)
@@ -1041,7 +1042,7 @@ func (l *h1Loop) put(uc *upConn) {
 }
 
 // dropIdle closes an idle connection the server closed.
-func (l *h1Loop) dropIdle(uc *upConn) {
+func (l *eventLoop) dropIdle(uc *upConn) {
 	list := l.idleUp[uc.key]
 	for i, u := range list {
 		if u == uc {
@@ -1054,13 +1055,13 @@ func (l *h1Loop) dropIdle(uc *upConn) {
 	l.closeUp(uc)
 }
 
-func (l *h1Loop) closeUp(uc *upConn) {
+func (l *eventLoop) closeUp(uc *upConn) {
 	uc.lp.owner, uc.lp.st = nil, nil
 	uc.close() // leaves the loop first (see upConn.close)
 }
 
 // letGo takes uc out of the loop, to be used by a goroutine.
-func (l *h1Loop) letGo(uc *upConn) {
+func (l *eventLoop) letGo(uc *upConn) {
 	if uc.lp.l != l {
 		return
 	}
@@ -1077,7 +1078,7 @@ func (u *upConn) leaveLoop() {
 
 // write sends b to the downstream of s without blocking; what the socket
 // does not take waits in s.lw.pending.
-func (l *h1Loop) write(s *h1Server, b []byte) error {
+func (l *eventLoop) write(s *h1Server, b []byte) error {
 	if len(s.lw.pending) > 0 {
 		s.lw.pending = append(s.lw.pending, b...)
 		return nil
@@ -1105,7 +1106,7 @@ func (u *upConn) flushLoop() error {
 
 // sweep fails requests past their route timeout, and parks (or closes)
 // connections idle for parkAfter (or their idle timeout).
-func (l *h1Loop) sweep(now time.Time) {
+func (l *eventLoop) sweep(now time.Time) {
 	if len(l.h2s)+len(l.h2wait) > 0 {
 		l.sweepH2(now)
 	}
@@ -1138,14 +1139,14 @@ func (l *h1Loop) sweep(now time.Time) {
 
 // timedOut hands a request past its route timeout to a goroutine, which
 // answers 504.
-func (l *h1Loop) timedOut(s *h1Server) {
+func (l *eventLoop) timedOut(s *h1Server) {
 	uc := s.lw.uc
 	l.evacuate(s, s.finishTry(func() exResult { return s.upstreamFailed(uc, os.ErrDeadlineExceeded, true) }))
 }
 
 // park hands an idle connection to the poller (as h1Server.park does),
 // or to a goroutine when there is none or something is buffered.
-func (l *h1Loop) park(s *h1Server, waited time.Duration) {
+func (l *eventLoop) park(s *h1Server, waited time.Duration) {
 	if s.r < s.w || s.c.Poller == nil {
 		s.lw.noAdopt = true
 		l.evacuate(s, nil)
@@ -1175,7 +1176,7 @@ func (s *h1Server) adopt() bool {
 	if s.c.Draining() {
 		return false
 	}
-	l := s.p.h1LoopFor(s.c.ID)
+	l := s.p.eventLoopFor(s.c.ID)
 	if l == nil {
 		return false
 	}

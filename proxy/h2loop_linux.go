@@ -12,7 +12,7 @@ import (
 	"mosn.dev/proxy/network"
 )
 
-// HTTP/2 connections in the event loop (h1Loop). A downstream h2c
+// HTTP/2 connections in the event loop (eventLoop). A downstream h2c
 // connection is adopted at its idle point, as an HTTP/1 one is: from
 // then on the loop reads its frames and handles them with the ordinary
 // code (h2Conn.handle), so only waiting changes hands. A request that
@@ -76,7 +76,7 @@ func (sc *h2Conn) adopt() bool {
 	if c.Draining() || sc.drainPhase != 0 || sc.peerGoAway || sc.isGoingAway() || sc.hdrID != 0 {
 		return false
 	}
-	l := sc.x.p.h1LoopFor(c.ID)
+	l := sc.x.p.eventLoopFor(c.ID)
 	if l == nil {
 		return false
 	}
@@ -101,7 +101,7 @@ func (sc *h2Conn) serveOn(then func() bool) {
 }
 
 // adoptH2 takes an HTTP/2 connection from its goroutine.
-func (l *h1Loop) adoptH2(sc *h2Conn) {
+func (l *eventLoop) adoptH2(sc *h2Conn) {
 	slot, gen, err := l.register(sc.lw.k)
 	if err != nil {
 		sc.lw.noAdopt = true
@@ -122,7 +122,7 @@ func (l *h1Loop) adoptH2(sc *h2Conn) {
 // leaveH2 hands the connection's read side, and the loop's streams of
 // it, to goroutines; the connection's goroutine runs then first (when it
 // returns true, or is nil, the connection is served on as usual).
-func (l *h1Loop) leaveH2(sc *h2Conn, then func() bool) {
+func (l *eventLoop) leaveH2(sc *h2Conn, then func() bool) {
 	l.p.stats.loopHandoffH2.Inc()
 	for i, st := range sc.lw.held {
 		sc.goStream(st)
@@ -148,7 +148,7 @@ func (l *h1Loop) leaveH2(sc *h2Conn, then func() bool) {
 }
 
 // detachH2 takes the connection out of the loop.
-func (l *h1Loop) detachH2(sc *h2Conn) {
+func (l *eventLoop) detachH2(sc *h2Conn) {
 	sc.c.OnDrain(sc.c.Interrupt)
 	l.unregister(sc.lw.k, sc.lw.slot)
 	delete(l.h2s, sc)
@@ -162,7 +162,7 @@ func (l *h1Loop) detachH2(sc *h2Conn) {
 }
 
 // serveH2 reads and handles the frames of a readable connection.
-func (l *h1Loop) serveH2(sc *h2Conn) {
+func (l *eventLoop) serveH2(sc *h2Conn) {
 	in := &sc.in
 	for {
 		for in.frameReady() {
@@ -211,7 +211,7 @@ func (l *h1Loop) serveH2(sc *h2Conn) {
 // startStream serves a new stream in the loop if it can: true when the
 // loop has it (sent, or handed to a goroutine from where it got), false
 // when the caller is to run it on a goroutine from its start.
-func (l *h1Loop) startStream(st *h2Stream) bool {
+func (l *eventLoop) startStream(st *h2Stream) bool {
 	sc := st.sc
 	if sc.c.Draining() {
 		return false
@@ -229,7 +229,7 @@ func (l *h1Loop) startStream(st *h2Stream) bool {
 // releaseHeld ends the wait of the held streams at the end of a read:
 // those whose whole body came are served by the loop, the others by
 // goroutines (which read the rest of the body as it comes).
-func (l *h1Loop) releaseHeld(sc *h2Conn) {
+func (l *eventLoop) releaseHeld(sc *h2Conn) {
 	for i, st := range sc.lw.held {
 		sc.lw.held[i] = nil
 		st.bmu.Lock()
@@ -246,7 +246,7 @@ func (l *h1Loop) releaseHeld(sc *h2Conn) {
 // and sends it upstream: true when the loop has it (sent, or handed to a
 // goroutine from where it got), false when it is to run on a goroutine
 // from its start.
-func (l *h1Loop) sendStream(st *h2Stream, body []byte) bool {
+func (l *eventLoop) sendStream(st *h2Stream, body []byte) bool {
 	sc := st.sc
 	x := sc.x
 	if !x.routeStream(st, &st.rw, st.req, true) {
@@ -310,7 +310,7 @@ func (l *h1Loop) sendStream(st *h2Stream, body []byte) bool {
 
 // resume hands a stream to a goroutine, which goes on with it where the
 // loop left it (see choice).
-func (l *h1Loop) resume(st *h2Stream) {
+func (l *eventLoop) resume(st *h2Stream) {
 	l.p.stats.loopHandoffH2.Inc()
 	st.sc.onGoroutines.Add(1)
 	l.p.workers.Go(h2Resume{st})
@@ -318,7 +318,7 @@ func (l *h1Loop) resume(st *h2Stream) {
 
 // handStream hands a stream whose request the loop sent to a goroutine,
 // with its upstream connection.
-func (l *h1Loop) handStream(st *h2Stream) {
+func (l *eventLoop) handStream(st *h2Stream) {
 	uc := st.lup
 	st.lup = nil
 	delete(l.h2wait, st)
@@ -329,7 +329,7 @@ func (l *h1Loop) handStream(st *h2Stream) {
 }
 
 // upEventH2 handles a readable upstream connection of a stream.
-func (l *h1Loop) upEventH2(uc *upConn, st *h2Stream) {
+func (l *eventLoop) upEventH2(uc *upConn, st *h2Stream) {
 	for {
 		b := uc.loopSpace()
 		if len(b) == 0 {
@@ -369,7 +369,7 @@ const (
 
 // answerWhole parses the head of the answer at uc.r (once) and tells
 // whether the whole answer is buffered.
-func (l *h1Loop) answerWhole(uc *upConn, st *h2Stream) int {
+func (l *eventLoop) answerWhole(uc *upConn, st *h2Stream) int {
 	if uc.headLen == 0 {
 		uc.parser.Reset()
 		uc.parser.SetRequestMethod([]byte(st.req.Method))
@@ -398,7 +398,7 @@ func (l *h1Loop) answerWhole(uc *upConn, st *h2Stream) int {
 // connection's buffer: in the loop when nothing can wait (the windows
 // hold the answer and no goroutine writes DATA on the connection), else
 // on a goroutine.
-func (l *h1Loop) finishStream(st *h2Stream) {
+func (l *eventLoop) finishStream(st *h2Stream) {
 	sc := st.sc
 	uc := st.lup
 	// Room for the answer and for an error page if it turns out bad.
@@ -434,7 +434,7 @@ func (l *h1Loop) finishStream(st *h2Stream) {
 // sweepH2 hands requests past their route timeout (or reset by the
 // client) to goroutines, which answer or end them, and parks (or
 // closes) connections idle for parkAfter (or their idle timeout).
-func (l *h1Loop) sweepH2(now time.Time) {
+func (l *eventLoop) sweepH2(now time.Time) {
 	for st := range l.h2wait {
 		if !now.Before(st.ex.ch.deadline) || st.Err() != nil {
 			l.handStream(st)

@@ -89,7 +89,7 @@ type h2Conn struct {
 	// lp is the event loop that serves the connection's read side (nil:
 	// its goroutine does), and lw the loop's state for it; both belong
 	// to the loop's goroutine while lp is set (see h2Conn.adopt).
-	lp *h1Loop
+	lp *eventLoop
 	lw h2LoopConn
 	// onGoroutines counts the connection's streams run by goroutines
 	// (the others are the event loop's).

@@ -54,8 +54,8 @@ type h1Server struct {
 	// rq is the request in progress.
 	rq h1Req
 	// lp is the event loop serving the connection, or nil while a
-	// goroutine does (see h1Loop); lw is the loop's state for it.
-	lp *h1Loop
+	// goroutine does (see eventLoop); lw is the loop's state for it.
+	lp *eventLoop
 	lw loopConn
 }
 

@@ -35,7 +35,7 @@ type h2 struct {
 	useH2Up bool
 	// loops: downstream connections are served by the proxy's event
 	// loops between requests, and simple requests through them (see
-	// h1Loop.startStream; Linux, an HTTP/1 upstream, no stream filters).
+	// eventLoop.startStream; Linux, an HTTP/1 upstream, no stream filters).
 	loops bool
 	// spare holds streams the event loop finished, for new ones: a
 	// stream with its exchange state is a few KiB, which would otherwise
@@ -149,7 +149,7 @@ func (ex *h2Exchange) lookup(name string) (string, bool) {
 // handleStream routes one HTTP/2 request and forwards it. st is the
 // request's stream (its context), whose h2Exchange it uses.
 func (x *h2) handleStream(st *h2Stream, w http.ResponseWriter, r *http.Request) {
-	defer x.logStream(st, w)
+	defer x.logStream(st)
 	if !x.routeStream(st, w, r, false) {
 		return
 	}
@@ -159,19 +159,20 @@ func (x *h2) handleStream(st *h2Stream, w http.ResponseWriter, r *http.Request) 
 // resumeStream goes on with a stream the event loop routed (and perhaps
 // sent upstream: ch.loopUC): the rest of handleStream.
 func (x *h2) resumeStream(st *h2Stream) {
-	defer x.logStream(st, st.ex.cw.ResponseWriter)
+	defer x.logStream(st)
 	x.forward(st)
 }
 
-// logStream ends a request: its statistics and access log.
-func (x *h2) logStream(st *h2Stream, w http.ResponseWriter) {
+// logStream ends a request: its statistics and access log. (routeStream
+// set the stream's response writer first thing.)
+func (x *h2) logStream(st *h2Stream) {
 	p := x.p
 	ex := &st.ex
 	info := &ex.info
 	info.ResponseCode = ex.cw.status
 	info.BytesSent = ex.cw.n
 	info.Duration = time.Since(info.StartTime)
-	ex.respHeader = w.Header()
+	ex.respHeader = ex.cw.ResponseWriter.Header()
 	p.stats.record(info, info.ResponseCode)
 	for _, l := range p.accessLogs {
 		l.Log(info)

@@ -89,12 +89,12 @@ type Proxy struct {
 	// h1ToH2 sends HTTP/1 requests to h2c upstreams through http2's
 	// transport (upstream_protocol Http2 with an HTTP/1 downstream).
 	h1ToH2 bool
-	// h1Loops: HTTP/1 connections are served by event loops (see h1Loop;
+	// h1Loops: HTTP/1 connections are served by event loops (see eventLoop;
 	// Linux, no stream filters, an HTTP/1 upstream). loops are started on
 	// first use, one per processor.
 	h1Loops     bool
 	loopMu      sync.Mutex
-	loops       []*h1Loop
+	loops       []*eventLoop
 	loopsBroken bool
 	// RPC protocols served, and the shared upstream connections.
 	boltOn, dubboOn bool
@@ -256,10 +256,10 @@ func New(bc *network.BuildContext, raw json.RawMessage) (any, error) {
 		p.breakers = &circuit.Set{}
 	}
 	p.pools = newPools(&p.gate)
-	p.h1Loops = h1LoopsOn && p.h1 && !p.h1ToH2 && p.filters.Empty() && os.Getenv("MOSN_HTTP1_EVENT_LOOP") != "off"
+	p.h1Loops = eventLoopsOn && p.h1 && !p.h1ToH2 && p.filters.Empty() && os.Getenv("MOSN_HTTP1_EVENT_LOOP") != "off"
 	if p.h2 || p.h1ToH2 {
 		p.http2 = newH2(p, upH2)
-		p.http2.loops = h1LoopsOn && p.h2 && !upH2 && p.filters.Empty() && os.Getenv("MOSN_HTTP2_EVENT_LOOP") != "off"
+		p.http2.loops = eventLoopsOn && p.h2 && !upH2 && p.filters.Empty() && os.Getenv("MOSN_HTTP2_EVENT_LOOP") != "off"
 	}
 	if p.boltOn || p.dubboOn {
 		p.mux = newMuxPool()
