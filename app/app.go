@@ -400,6 +400,17 @@ func (a *App) Start() error {
 	if err := a.inherit(); err != nil {
 		return fail(err)
 	}
+	if a.inherited == nil {
+		// Before any socket listens, so that whoever can reach the proxy
+		// can also stop it through the pid file. A failed start puts back
+		// the file it found: another instance may own it.
+		restore := a.claimPid()
+		inner := fail
+		fail = func(err error) error {
+			restore()
+			return inner(err)
+		}
+	}
 	// Idle connections park in one epoll set instead of each holding a
 	// goroutine; without it (not Linux) they wait on their goroutines.
 	if p, err := network.NewPoller(); err == nil {
@@ -450,13 +461,6 @@ func (a *App) Start() error {
 	}
 	a.setStage(StageStarting)
 	upgrading := a.inherited != nil
-	if !upgrading {
-		// Before anything is served, so that whoever can reach the
-		// proxy can also stop it through the pid file.
-		if err := a.writePid(); err != nil {
-			a.log.Warnf("[mosn] [start] cannot write pid file: %v", err)
-		}
-	}
 	for _, l := range opened {
 		a.log.Infof("[network] [listener start] listener %s serving on %s", l.Name(), l.Addr())
 		go func() {
@@ -514,6 +518,24 @@ func (a *App) writePid() error {
 		return err
 	}
 	return os.WriteFile(p, []byte(strconv.Itoa(os.Getpid())), 0o644)
+}
+
+// claimPid writes the pid file and returns what undoes it: the file's
+// previous content is written back, or the file removed if there was none.
+func (a *App) claimPid() (restore func()) {
+	p := PidPath(a.Config(), a.opts.ConfigPath)
+	prev, prevErr := os.ReadFile(p)
+	if err := a.writePid(); err != nil {
+		a.log.Warnf("[mosn] [start] cannot write pid file: %v", err)
+		return func() {}
+	}
+	return func() {
+		if prevErr == nil {
+			os.WriteFile(p, prev, 0o644)
+			return
+		}
+		a.removePid()
+	}
 }
 
 func (a *App) removePid() {

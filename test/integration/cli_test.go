@@ -100,9 +100,19 @@ func TestPortInUse(t *testing.T) {
   "filter_chains": [{"filters": [{"type": "tcp_proxy", "config": {"cluster": "c"}}]}]}]}],
   "cluster_manager": {"clusters": [{"name": "c", "hosts": [{"address": "127.0.0.1:1"}]}]},
   "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": %d}}}}`, busy.Addr().String(), admin)
-	code, out := runMosn(t, "start", "-c", writeConfig(t, cfg))
+	path := writeConfig(t, cfg)
+	// The pid file of an instance already running survives the failed
+	// start, which wrote its own before it tried to listen.
+	pidFile := filepath.Join(filepath.Dir(path), "mosn.pid")
+	if err := os.WriteFile(pidFile, []byte("4242"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runMosn(t, "start", "-c", path)
 	if code == 0 || !strings.Contains(out, "already in use") {
 		t.Fatalf("exit %d, want non-zero with 'already in use':\n%s", code, out)
+	}
+	if b, err := os.ReadFile(pidFile); err != nil || string(b) != "4242" {
+		t.Errorf("pid file after a failed start: %q, %v; want the previous \"4242\"", b, err)
 	}
 	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", admin), time.Second); err == nil {
 		c.Close()
