@@ -10,6 +10,11 @@
 # Environment (defaults in brackets):
 #   DURATION        length of each wrk and h2load run [10s; 3s with QUICK=1]
 #   QUICK=1         short runs
+#   ROUNDS          how many times every scenario runs, each round through
+#                   all targets in turn [1]. With more than one, each round
+#                   gets its own tables, then a summary gives the per-round
+#                   ratios ours/nginx and their medians: on a noisy machine
+#                   a ratio from one round can be off by 20% either way.
 #   H1=0            skip the wrk (HTTP/1.1) scenarios
 #   CONNS           wrk connection counts, one scenario pair each ["32 128"]
 #   POST_CONNS      wrk connection counts of the POST scenarios (post-N: a
@@ -54,6 +59,8 @@ else
 	DURATION=${DURATION:-10s}
 fi
 H1=${H1:-1}
+ROUNDS=${ROUNDS:-1}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS: $ROUNDS is not a positive number" >&2; exit 2; }
 CONNS=${CONNS:-32 128}
 POST_CONNS=${POST_CONNS-32}
 THREADS=${THREADS:-1}
@@ -562,19 +569,41 @@ for target in "${H2_TARGETS[@]}"; do
 	"${ON_LOAD[@]}" "$H2LOAD" -c 8 -m 4 -D 1s "http://$(h2_addr_of "$target")$H2_PATH" >/dev/null 2>&1 || true
 done
 
+# save_round N: moves this round's figures from R[scenario,...] to
+# R[scenario~N,...]; load_round N copies them back for the tables.
+save_round() {
+	local k
+	for k in "${!R[@]}"; do
+		[[ $k == *"~"* ]] && continue
+		R[${k%%,*}~$1,${k#*,}]=${R[$k]}
+		unset "R[$k]"
+	done
+}
+load_round() {
+	local k
+	for k in "${!R[@]}"; do
+		[[ ${k%%,*} == *"~$1" ]] || continue
+		R[${k%%~*},${k#*,}]=${R[$k]}
+	done
+}
+
 echo "Runs:"
 echo '```'
-for s in "${SCENARIOS[@]}"; do
-	IFS='|' read -r name path conns script <<<"$s"
-	for target in "${TARGETS[@]}"; do
-		measure "$name" "$target" "$path" "$conns" "$script"
+for ((round = 1; round <= ROUNDS; round++)); do
+	((ROUNDS == 1)) || echo "round $round"
+	for s in "${SCENARIOS[@]}"; do
+		IFS='|' read -r name path conns script <<<"$s"
+		for target in "${TARGETS[@]}"; do
+			measure "$name" "$target" "$path" "$conns" "$script"
+		done
 	done
-done
-for s in "${H2_SCENS[@]}"; do
-	IFS='|' read -r name clients streams <<<"$s"
-	for target in "${H2_TARGETS[@]}"; do
-		measure_h2 "$name" "$target" "$clients" "$streams"
+	for s in "${H2_SCENS[@]}"; do
+		IFS='|' read -r name clients streams <<<"$s"
+		for target in "${H2_TARGETS[@]}"; do
+			measure_h2 "$name" "$target" "$clients" "$streams"
+		done
 	done
+	((ROUNDS == 1)) || save_round "$round"
 done
 echo '```'
 echo
@@ -789,12 +818,60 @@ within() {
 		if (v <= 1.1 * r) print "yes (" q "x)"; else print "**no** (" q "x)" }'
 }
 
-if [[ $H1 == 1 ]]; then
-	h1_tables
-fi
-if [[ $H2 == 1 ]]; then
-	[[ $H1 == 1 ]] && echo
-	h2_tables
+# median V...: the median of the numbers given ("-" ones left out).
+median() {
+	printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g | awk '{ v[NR] = $1 }
+		END { if (NR == 0) print "-"; else if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# rounds_summary: per scenario, the ratios ours/nginx of every round and
+# their medians, against the goals.
+rounds_summary() {
+	local s name target r cr pr row cpus p99s label
+	echo "Across the $ROUNDS rounds: CPU per request and p99, ours/nginx, per round and the median" \
+		"(goal: at most 1 for HTTP/1.1; at most 1.1 for h2c):"
+	echo
+	echo "| scenario | CPU ours/nginx by round | median | p99 ours/nginx by round | median |"
+	echo "|---|---|---|---|---|"
+	local -a rows=()
+	for s in "${SCENARIOS[@]}"; do
+		IFS='|' read -r name _ _ <<<"$s"
+		rows+=("$name|ours|$name")
+	done
+	for s in "${H2_SCENS[@]}"; do
+		IFS='|' read -r name _ _ <<<"$s"
+		rows+=("$name|ours-h1|$name, h2c→HTTP/1.1" "$name|ours|$name, h2c→h2c")
+	done
+	for row in "${rows[@]}"; do
+		IFS='|' read -r name target label <<<"$row"
+		cpus=() p99s=()
+		for ((r = 1; r <= ROUNDS; r++)); do
+			cpus+=("$(ratio "$(cpu_per "$name~$r" "$target")" "$(cpu_per "$name~$r" nginx)")")
+			p99s+=("$(ratio "$(field p99_us "${R[$name~$r,$target,line]}")" "$(field p99_us "${R[$name~$r,nginx,line]}")")")
+		done
+		echo "| $label | ${cpus[*]} | $(median "${cpus[@]}") | ${p99s[*]} | $(median "${p99s[@]}") |"
+	done
+}
+
+for ((round = 1; round <= ROUNDS; round++)); do
+	if ((ROUNDS > 1)); then
+		load_round "$round"
+		echo "## Round $round"
+		echo
+	fi
+	if [[ $H1 == 1 ]]; then
+		h1_tables
+	fi
+	if [[ $H2 == 1 ]]; then
+		[[ $H1 == 1 ]] && echo
+		h2_tables
+	fi
+	echo
+done
+if ((ROUNDS > 1)) && [[ " ${TARGETS[*]} ${H2_TARGETS[*]} " == *" nginx "* ]]; then
+	echo "## Summary"
+	echo
+	rounds_summary
 fi
 
 # --- profile -----------------------------------------------------------------
