@@ -241,3 +241,25 @@ func TestRawIOTry(t *testing.T) {
 		t.Fatal("256 MiB written to a peer that reads nothing")
 	}
 }
+
+// BenchmarkRawIOTry: one TryWrite and one TryRead of 128 bytes over
+// loopback TCP, the event loop's per-request pair.
+func BenchmarkRawIOTry(b *testing.B) {
+	c, s := tcpPair(b)
+	rc, rs := NewRawIO(c), NewRawIO(s)
+	msg := make([]byte, 128)
+	buf := make([]byte, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		if n, errno := rs.TryWrite(msg); n != len(msg) || errno != 0 {
+			b.Fatalf("write: %d, %v", n, errno)
+		}
+		for got := 0; got < len(msg); {
+			n, errno := rc.TryRead(buf)
+			if errno != 0 && errno != syscall.EAGAIN {
+				b.Fatalf("read: %v", errno)
+			}
+			got += n
+		}
+	}
+}

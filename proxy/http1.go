@@ -975,8 +975,10 @@ func (s *h1Server) relay(uc *upConn, route *router.Route, keep bool) exResult {
 	s.info.BytesSent = sent
 	werr := s.write(s.out)
 	s.out = s.out[:0]
+	// One clock reading for both: the request is finished when its
+	// answer is written.
 	s.info.RequestFinishedDuration = time.Since(s.info.StartTime)
-	s.logAccess(s.info.StartTime)
+	s.logAccessTook(s.info.RequestFinishedDuration)
 	s.resp = nil
 	if uc.parser.KeepAlive() && rframing.Kind != http1.BodyUntilClose {
 		s.putUp(uc)
@@ -1204,7 +1206,15 @@ func (s *h1Server) logAccess(start time.Time) {
 	if s.info.StartTime.IsZero() {
 		return
 	}
-	s.info.Duration = time.Since(start)
+	s.logAccessTook(time.Since(start))
+}
+
+// logAccessTook records and logs the request, which took d in all.
+func (s *h1Server) logAccessTook(d time.Duration) {
+	if s.info.StartTime.IsZero() {
+		return
+	}
+	s.info.Duration = d
 	s.p.stats.record(&s.info, s.info.ResponseCode)
 	for _, l := range s.p.accessLogs {
 		l.Log(&s.info)
