@@ -98,8 +98,9 @@ func (r *RawIO) tryWrite(fd uintptr) {
 // cannot make it reach a recycled descriptor, and skips what only a
 // waiting read needs (the read lock, which rmu stands for here, and the
 // reset of the runtime's readiness state, which a later waiting Read
-// does itself). That is about a tenth of a TryRead and TryWrite pair's
-// cost (BenchmarkRawIOTry).
+// does itself). That saves about 60 ns a call: 2% of a TryWrite and
+// TryRead pair over loopback (BenchmarkRawIOTry), whose system calls
+// take the rest.
 func (r *RawIO) TryRead(p []byte) (int, syscall.Errno) {
 	r.rmu.Lock()
 	defer r.rmu.Unlock()
