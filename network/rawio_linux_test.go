@@ -187,6 +187,10 @@ func TestRawIOTry(t *testing.T) {
 	if n, errno := rc.TryRead(b); n != 0 || errno != syscall.EAGAIN {
 		t.Fatalf("read with nothing queued: %d, %v", n, errno)
 	}
+	// Deadlines are for waiting reads and writes: an expired one left
+	// on the socket does not stop a TryRead or TryWrite.
+	c.SetDeadline(time.Now().Add(-time.Second))
+	s.SetDeadline(time.Now().Add(-time.Second))
 	if n, errno := rs.TryWrite([]byte("hello")); n != 5 || errno != 0 {
 		t.Fatalf("write: %d, %v", n, errno)
 	}
@@ -202,6 +206,11 @@ func TestRawIOTry(t *testing.T) {
 		}
 		break
 	}
+	if _, err := c.Read(b); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("waiting read past the deadline: %v", err)
+	}
+	c.SetDeadline(time.Time{})
+	s.SetDeadline(time.Time{})
 	// The peer's end of stream, then our own close.
 	s.Close()
 	for {
