@@ -1202,14 +1202,10 @@ func (s *h1Server) localReply(status int, keep bool, body string) {
 	s.info.BytesSent = uint64(len(body))
 }
 
-func (s *h1Server) logAccess(start time.Time) {
-	if s.info.StartTime.IsZero() {
-		return
-	}
-	s.logAccessTook(time.Since(start))
-}
+func (s *h1Server) logAccess(start time.Time) { s.logAccessTook(time.Since(start)) }
 
-// logAccessTook records and logs the request, which took d in all.
+// logAccessTook records and logs the request, which took d in all; a
+// request that never started is not logged.
 func (s *h1Server) logAccessTook(d time.Duration) {
 	if s.info.StartTime.IsZero() {
 		return
